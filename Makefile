@@ -1,0 +1,63 @@
+# zendesk-jira-linksync: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV     ?= .venv
+SAM_VENV ?= .venv-sam
+# Python 3.12 is the Lambda runtime. Use python3.12 from PATH when it really is 3.12, else ask pyenv
+# (its python3.12 shim does not resolve unless 3.12 is selected, so ask for the prefix instead).
+PY312 ?= $(shell for c in "$$(command -v python3.12)" \
+    "$$(pyenv prefix $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$$' | tail -n1) 2>/dev/null)/bin/python3.12"; do \
+    [ -x "$$c" ] && "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { echo "$$c"; break; }; done)
+PY       := $(VENV)/bin/python
+SAM      := $(SAM_VENV)/bin/sam
+# sam build looks for python3.12 on PATH.
+SAM_PATH := $(dir $(PY312)):$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: help install test lint typecheck validate build check clean print-python
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: tests/requirements.txt layers/linksync/requirements.txt
+	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
+	$(PY312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r tests/requirements.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: tests/requirements-sam.txt
+	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
+	$(PY312) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r tests/requirements-sam.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs from nothing
+
+test: $(VENV)/.installed ## run the test suite (unit + integration; moto and the sandbox on 127.0.0.1)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed ## mypy (strict on the layer)
+	$(VENV)/bin/mypy
+
+validate: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint and sam validate --lint
+	$(VENV)/bin/cfn-lint template.yaml
+	PATH="$(SAM_PATH)" $(SAM) validate --lint --template template.yaml --region us-east-1
+
+build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker), then check the artifacts really landed
+	PATH="$(SAM_PATH)" $(SAM) build --template template.yaml
+	@$(PY) tests/check_build.py
+
+check: lint typecheck validate build test ## everything CI and a reviewer care about
+
+clean: ## remove build output and caches
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+print-python: ## the Python 3.12 interpreter the venvs are built from
+	@echo "$(PY312)"

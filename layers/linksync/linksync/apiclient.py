@@ -1,0 +1,199 @@
+"""The one path to the network for the vendor clients: session, auth, timeouts, error mapping.
+
+Both Zendesk and Jira clients send every request through :meth:`JsonApi.call`, which turns each
+HTTP status and each transport failure into one typed error of the client's family. Nothing here
+retries: retrying is the retry queue's job, so a webhook never sleeps inside Lambda.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import errors
+
+DEFAULT_TIMEOUT = (3.05, 5.0)
+USER_AGENT = "zendesk-jira-linksync/0.1"
+
+
+@dataclass(frozen=True)
+class BasicTokenAuth(requests.auth.AuthBase):
+    """HTTP Basic with an API token. ``username`` is what goes before the colon."""
+
+    username: str
+    token: str = field(repr=False)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        raw = f"{self.username}:{self.token}".encode()
+        r.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+        return r
+
+
+@dataclass(frozen=True)
+class BearerAuth(requests.auth.AuthBase):
+    """OAuth 2.0 access token."""
+
+    token: str = field(repr=False)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
+
+
+@dataclass(frozen=True)
+class ErrorFamily:
+    """The error classes one vendor's client raises, by kind."""
+
+    base: type[errors.ApiError]
+    auth: type[errors.ApiError]
+    not_found: type[errors.ApiError]
+    validation: type[errors.ApiError]
+    rate_limited: type[errors.RateLimitedError]
+    unavailable: type[errors.ApiError]
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(base_url: str) -> str:
+    """HTTPS only, except for loopback hosts (the local sandbox). Returns it without a trailing slash."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise errors.ConfigError(f"base URL must be an absolute http(s) URL, got {base_url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise errors.ConfigError(f"base URL must use https (plain http only for loopback): {base_url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise errors.ConfigError("base URL must not carry a query, fragment or credentials")
+    return base_url.rstrip("/")
+
+
+def new_session(pool_size: int = 10) -> requests.Session:
+    """A pooled session, no automatic retries (the retry queue owns retries)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+    return session
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _body_of(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]
+
+
+class JsonApi:
+    """A JSON-over-HTTPS API at one base URL, with one auth and one error family."""
+
+    request_id_headers = ("X-Request-Id", "X-Zendesk-Request-Id", "X-Arequestid")
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: requests.auth.AuthBase,
+        family: ErrorFamily,
+        *,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = validate_base_url(base_url)
+        self._auth = auth
+        self._family = family
+        self._session = session or new_session()
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> Any:
+        """Send one request; return the decoded JSON body (None for an empty one) or raise."""
+        family = self._family
+        what = f"{method} {path}"
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                auth=self._auth,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout as e:
+            raise family.unavailable(f"{what}: timed out ({type(e).__name__})") from e
+        except requests.ConnectionError as e:
+            raise family.unavailable(f"{what}: connection failed ({type(e).__name__})") from e
+        except requests.RequestException as e:
+            raise family.unavailable(f"{what}: request failed ({type(e).__name__})") from e
+
+        status = response.status_code
+        if status in ok:
+            if status == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError as e:
+                # A 2xx we cannot read may still have been applied: treat as retryable.
+                raise family.unavailable(f"{what}: unreadable response body", status=status) from e
+
+        request_id = next(
+            (response.headers[h] for h in self.request_id_headers if h in response.headers), None
+        )
+        kwargs: dict[str, Any] = {"status": status, "body": _body_of(response), "request_id": request_id}
+        message = f"{what}: HTTP {status}"
+        if status in (401, 403):
+            raise family.auth(message, **kwargs)
+        if status == 404:
+            raise family.not_found(message, **kwargs)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise family.rate_limited(message, retry_after=retry_after, **kwargs)
+        if status in (408, 409, 425) or status >= 500:
+            raise family.unavailable(message, **kwargs)
+        if status in (400, 422):
+            raise family.validation(message, **kwargs)
+        raise family.base(message, **kwargs)
