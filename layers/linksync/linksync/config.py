@@ -1,0 +1,144 @@
+"""Configuration: the function environment and the Secrets Manager secret, validated, and the services
+built from them once per container.
+
+Environment (see the README's operator contract): ``LINKS_TABLE_NAME``, ``RETRY_QUEUE_URL``,
+``DEAD_LETTER_QUEUE_URL``, ``SECRET_ID``, ``ZENDESK_BASE_URL``, ``JIRA_BASE_URL``, ``JIRA_TICKET_FIELD``,
+``ZENDESK_ISSUE_FIELD``. The secret is JSON read through Powertools Parameters (cached): ``zendesk_email``,
+``zendesk_api_token``, ``zendesk_webhook_secret``, ``jira_email``, ``jira_api_token``,
+``jira_webhook_secret``. AWS endpoints come from boto3's own resolution (``AWS_ENDPOINT_URL`` ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+SECRET_KEYS = (
+    "zendesk_email",
+    "zendesk_api_token",
+    "zendesk_webhook_secret",
+    "jira_email",
+    "jira_api_token",
+    "jira_webhook_secret",
+)
+SECRET_MAX_AGE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    links_table_name: str
+    retry_queue_url: str
+    dead_letter_queue_url: str
+    secret_id: str
+    zendesk_base_url: str
+    jira_base_url: str
+    jira_ticket_field: str
+    zendesk_issue_field: str
+    zendesk_timeout: float = 5.0
+    retry_base_delay: float = 2.0
+    retry_max_delay: float = 900.0
+    retry_max_attempts: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        names = {
+            "links_table_name": "LINKS_TABLE_NAME",
+            "retry_queue_url": "RETRY_QUEUE_URL",
+            "dead_letter_queue_url": "DEAD_LETTER_QUEUE_URL",
+            "secret_id": "SECRET_ID",
+            "zendesk_base_url": "ZENDESK_BASE_URL",
+            "jira_base_url": "JIRA_BASE_URL",
+            "jira_ticket_field": "JIRA_TICKET_FIELD",
+            "zendesk_issue_field": "ZENDESK_ISSUE_FIELD",
+        }
+        missing = [var for var in names.values() if not env.get(var, "").strip()]
+        if missing:
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+        values: dict[str, Any] = {attr: env[var].strip() for attr, var in names.items()}
+        if not re.fullmatch(r"customfield_\d+", values["jira_ticket_field"]):
+            raise ConfigError("JIRA_TICKET_FIELD must look like customfield_10100")
+        if not values["zendesk_issue_field"].isdigit():
+            raise ConfigError("ZENDESK_ISSUE_FIELD must be the numeric id of a Zendesk ticket field")
+        optional = {
+            "zendesk_timeout": ("ZENDESK_TIMEOUT_SECONDS", "5", float),
+            "retry_base_delay": ("RETRY_BASE_DELAY_SECONDS", "2", float),
+            "retry_max_delay": ("RETRY_MAX_DELAY_SECONDS", "900", float),
+            "retry_max_attempts": ("RETRY_MAX_ATTEMPTS", "10", int),
+        }
+        for attr, (var, default, kind) in optional.items():
+            try:
+                values[attr] = kind(env.get(var, default))
+            except ValueError:
+                raise ConfigError(f"{var} must be a number") from None
+            if values[attr] < 0:
+                raise ConfigError(f"{var} must not be negative")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    zendesk_email: str
+    zendesk_api_token: str = field(repr=False)
+    zendesk_webhook_secret: str = field(repr=False)
+    jira_email: str
+    jira_api_token: str = field(repr=False)
+    jira_webhook_secret: str = field(repr=False)
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> Secrets:
+        if not isinstance(data, Mapping):
+            raise ConfigError("the secret must be a JSON object")
+        missing = [k for k in SECRET_KEYS if not isinstance(data.get(k), str) or not data.get(k)]
+        if missing:
+            raise ConfigError(f"the secret lacks non-empty string values for: {', '.join(missing)}")
+        return cls(**{k: data[k] for k in SECRET_KEYS})
+
+
+def fetch_secrets(secret_id: str, *, max_age: int = SECRET_MAX_AGE_SECONDS) -> Secrets:
+    """Read the secret through Powertools Parameters (cached for ``max_age`` seconds per container)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        data = parameters.get_secret(secret_id, transform="json", max_age=max_age)
+    except parameters.exceptions.GetParameterError as e:
+        raise ConfigError(f"could not read secret {secret_id!r}: {type(e.__cause__ or e).__name__}") from e
+    except parameters.exceptions.TransformParameterError as e:
+        raise ConfigError(f"secret {secret_id!r} is not valid JSON") from e
+    return Secrets.from_mapping(data)
+
+
+class Cached[T]:
+    """Build a value once per container from (settings, secrets); rebuild when the secret rotates.
+
+    Tests replace the value with ``override``.
+    """
+
+    def __init__(self, build: Callable[[Settings, Secrets], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._key: tuple[Settings, Secrets] | None = None
+        self._value: T | None = None
+        self._override: T | None = None
+
+    def get(self) -> T:
+        if self._override is not None:
+            return self._override
+        settings = Settings.from_env()
+        secrets = fetch_secrets(settings.secret_id)
+        with self._lock:
+            if self._value is None or self._key != (settings, secrets):
+                self._value = self._build(settings, secrets)
+                self._key = (settings, secrets)
+            return self._value
+
+    def override(self, value: T | None) -> None:
+        self._override = value
+        self._value = None
+        self._key = None

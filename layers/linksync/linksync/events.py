@@ -1,0 +1,142 @@
+"""Webhook payloads to typed events: what happened, to which issue or ticket, and what to do about it.
+
+Parsers take the decoded JSON (anything ``json.loads`` can return) and either return an event or raise
+``InvalidPayloadError`` saying what is wrong. Event types we do not act on become ``action="ignore"``
+with a reason, so the handler can answer 2xx and log it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import InvalidPayloadError
+
+JiraAction = Literal["sync", "delete", "ignore"]
+ZendeskAction = Literal["sync", "sync_value", "delete", "ignore"]
+
+ZENDESK_PREFIX = "zen:event-type:"
+ZENDESK_DELETE_TYPES = frozenset({"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.merged"})
+
+
+@dataclass(frozen=True)
+class JiraEvent:
+    action: JiraAction
+    webhook_event: str
+    issue_id: str = ""
+    issue_key: str = ""
+    field_value: Any = None
+    timestamp: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ZendeskEvent:
+    action: ZendeskAction
+    event_type: str
+    ticket_id: str = ""
+    event_id: str | None = None
+    field_value: Any = None
+    reason: str = ""
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidPayloadError(f"{what} must be a JSON object")
+    return value
+
+
+def _id(value: Any, what: str) -> str:
+    """Ids arrive as strings (and sometimes numbers); either way they must be positive integers."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidPayloadError(f"{what} must be a string of digits")
+    text = str(value).strip()
+    if not text.isdigit() or not text.isascii() or len(text) > 19 or int(text) <= 0:
+        raise InvalidPayloadError(f"{what} must be a string of digits")
+    return text
+
+
+def parse_jira(payload: Any, *, ticket_field: str) -> JiraEvent:
+    """A Jira Cloud issue webhook. Routes on ``webhookEvent`` (deletes may lack issue_event_type_name)."""
+    body = _object(payload, "body")
+    webhook_event = body.get("webhookEvent")
+    if not isinstance(webhook_event, str):
+        raise InvalidPayloadError("webhookEvent must be a string")
+    if webhook_event not in ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted"):
+        return JiraEvent("ignore", webhook_event, reason=f"event {webhook_event[:60]!r} is not handled")
+    issue = _object(body.get("issue"), "issue")
+    issue_id = _id(issue.get("id"), "issue.id")
+    issue_key = issue.get("key")
+    if not isinstance(issue_key, str) or not issue_key or len(issue_key) > 100:
+        raise InvalidPayloadError("issue.key must be a non-empty string")
+    timestamp = body.get("timestamp")
+    ts = timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None
+    if webhook_event == "jira:issue_deleted":
+        return JiraEvent("delete", webhook_event, issue_id, issue_key, timestamp=ts)
+    fields = issue.get("fields")
+    if fields is None:
+        fields = {}
+    fields = _object(fields, "issue.fields")
+    if webhook_event == "jira:issue_updated" and not _jira_field_changed(body.get("changelog"), ticket_field):
+        return JiraEvent(
+            "ignore",
+            webhook_event,
+            issue_id,
+            issue_key,
+            timestamp=ts,
+            reason=f"{ticket_field} did not change",
+        )
+    return JiraEvent(
+        "sync", webhook_event, issue_id, issue_key, field_value=fields.get(ticket_field), timestamp=ts
+    )
+
+
+def _jira_field_changed(changelog: Any, ticket_field: str) -> bool:
+    if not isinstance(changelog, dict):
+        return False
+    items = changelog.get("items")
+    if not isinstance(items, list):
+        return False
+    return any(isinstance(item, dict) and item.get("fieldId") == ticket_field for item in items)
+
+
+def parse_zendesk(payload: Any, *, issue_field: str) -> ZendeskEvent:
+    """A Zendesk event-subscription webhook, or the documented trigger-webhook body."""
+    body = _object(payload, "body")
+    if "type" not in body and "ticket_id" in body:
+        return _parse_trigger(body)
+    event_type = body.get("type")
+    if not isinstance(event_type, str):
+        raise InvalidPayloadError("type must be a string (or send the trigger body with ticket_id)")
+    if not event_type.startswith(ZENDESK_PREFIX + "ticket."):
+        return ZendeskEvent("ignore", event_type[:100], reason="not a ticket event")
+    name = event_type[len(ZENDESK_PREFIX) :]
+    event_id = body.get("id")
+    if event_id is not None and (not isinstance(event_id, str) or not event_id or len(event_id) > 200):
+        raise InvalidPayloadError("id must be a non-empty string")
+    detail = _object(body.get("detail"), "detail")
+    ticket_id = _id(detail.get("id"), "detail.id")
+    if name == "ticket.created":
+        return ZendeskEvent("sync", name, ticket_id, event_id)
+    if name in ZENDESK_DELETE_TYPES:
+        return ZendeskEvent("delete", name, ticket_id, event_id)
+    if name == "ticket.custom_field_changed":
+        event = _object(body.get("event"), "event")
+        custom_field = _object(event.get("custom_field"), "event.custom_field")
+        field_id = custom_field.get("id")
+        if str(field_id) != str(issue_field):
+            return ZendeskEvent(
+                "ignore", name, ticket_id, event_id, reason=f"custom field {str(field_id)[:30]} is not ours"
+            )
+        return ZendeskEvent("sync", name, ticket_id, event_id)
+    return ZendeskEvent("ignore", name, ticket_id, event_id, reason=f"event {name[:60]!r} is not handled")
+
+
+def _parse_trigger(body: dict[str, Any]) -> ZendeskEvent:
+    ticket_id = _id(body.get("ticket_id"), "ticket_id")
+    if "jira_issue_keys" not in body:
+        raise InvalidPayloadError("jira_issue_keys is required in a trigger body")
+    value = body.get("jira_issue_keys")
+    if value is not None and not isinstance(value, (str, list)):
+        raise InvalidPayloadError("jira_issue_keys must be a string")
+    return ZendeskEvent("sync_value", "trigger", ticket_id=ticket_id, field_value=value)

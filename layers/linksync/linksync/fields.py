@@ -1,0 +1,80 @@
+"""Reading the two link fields: Zendesk ticket ids in a Jira field, Jira issue keys in a Zendesk field.
+
+People type these by hand, so both parsers accept what people type (numbers, lists, comma or space
+separated text, pasted URLs) and set aside anything else as ``rejected`` for the caller to log. They never
+raise on odd input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TOKENS = 200
+MAX_TEXT = 10_000
+_SPLIT = re.compile(r"[\s,;]+")
+_TICKET_ID = re.compile(r"^#?([1-9][0-9]{0,18})$")
+_TICKET_URL = re.compile(r"^https?://[^/\s]+/(?:agent/)?tickets/([1-9][0-9]{0,18})(?:[/?#].*)?$", re.I)
+_ISSUE_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,49}-[1-9][0-9]{0,17})$")
+_ISSUE_URL = re.compile(
+    r"^https?://[^/\s]+/browse/([A-Za-z][A-Za-z0-9_]{0,49}-[1-9][0-9]{0,17})(?:[/?#].*)?$"
+)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    values: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = field(default=())
+
+
+def _tokens(value: Any, depth: int = 0) -> tuple[list[str], list[str]]:
+    """Flatten a field value into text tokens; anything not text-like is rejected."""
+    if value is None or value == "":
+        return [], []
+    if isinstance(value, bool):
+        return [], [repr(value)]
+    if isinstance(value, int):
+        return [str(value)], []
+    if isinstance(value, float):
+        return ([str(int(value))], []) if value.is_integer() and value > 0 else ([], [repr(value)])
+    if isinstance(value, str):
+        return [t for t in _SPLIT.split(value[:MAX_TEXT]) if t], []
+    if isinstance(value, (list, tuple)) and depth < 2:
+        tokens: list[str] = []
+        rejected: list[str] = []
+        for item in value[:MAX_TOKENS]:
+            if isinstance(item, dict):
+                # Jira option/select fields: {"value": "123"}
+                item = item.get("value", item.get("name"))
+            t, r = _tokens(item, depth + 1)
+            tokens += t
+            rejected += r
+        return tokens, rejected
+    if isinstance(value, dict) and depth < 2:
+        return _tokens(value.get("value", value.get("name")), depth + 1)
+    return [], [type(value).__name__]
+
+
+def _parse(value: Any, patterns: tuple[re.Pattern[str], ...], normalize: Any) -> Parsed:
+    tokens, rejected = _tokens(value)
+    seen: dict[str, None] = {}
+    for token in tokens[:MAX_TOKENS]:
+        for pattern in patterns:
+            match = pattern.match(token)
+            if match:
+                seen.setdefault(normalize(match.group(1)), None)
+                break
+        else:
+            rejected.append(token[:80])
+    return Parsed(values=tuple(seen), rejected=tuple(rejected))
+
+
+def parse_ticket_ids(value: Any) -> Parsed:
+    """Zendesk ticket ids from a Jira field: 123, "123", "123, 456 789", ["1", 2], ticket URLs."""
+    return _parse(value, (_TICKET_ID, _TICKET_URL), str)
+
+
+def parse_issue_keys(value: Any) -> Parsed:
+    """Jira issue keys from a Zendesk field: "PROJ-1, PROJ-2", "proj-3", browse URLs. Upper-cased."""
+    return _parse(value, (_ISSUE_KEY, _ISSUE_URL), str.upper)

@@ -1,0 +1,411 @@
+"""The sync service: from an event to the links that should exist, and from there to Zendesk.
+
+Every event becomes *desired state* for one issue or one ticket (its field's current value, or "nothing"
+after a delete). The ledger records that state; ``reconcile`` then brings one (issue, ticket) pair in line
+with it, calling Zendesk at most once per pair under a claim. Anything that fails is rescheduled on the
+retry queue as one operation per pair (or per ticket read, or per purge) and re-checked against the ledger
+when it runs, so replays, duplicates, out-of-order deliveries and late retries all converge.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import errors
+from .events import JiraEvent, ZendeskEvent
+from .fields import parse_issue_keys, parse_ticket_ids
+from .jira import JiraIssueRef
+from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, PairState
+from .retry_queue import RetryQueue
+from .zendesk import JiraLink, Ticket
+
+CLAIM_LEASE_SECONDS = 30.0
+CONTENTION_RETRY_AFTER = 5.0
+_MISSING: Any = object()
+
+
+class ZendeskApi(Protocol):
+    def create_link(self, *, issue_id: str, issue_key: str, ticket_id: str) -> JiraLink: ...
+    def delete_link(self, link_id: int) -> None: ...
+    def iter_links(self, *, ticket_id: str | None = None, page_size: int = 100) -> Iterator[JiraLink]: ...
+    def iter_links_deprecated(
+        self,
+        *,
+        ticket_id: str | None = None,
+        issue_id: str | None = None,
+        limit: int = 100,
+        since_id: int | None = None,
+    ) -> Iterator[JiraLink]: ...
+    def get_ticket(self, ticket_id: str) -> Ticket: ...
+
+
+class JiraApi(Protocol):
+    def resolve_issue_id(self, key: str) -> JiraIssueRef: ...
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+class _NoMetrics:
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        return None
+
+
+@dataclass
+class Outcome:
+    """What one event or operation did, for the log line and the HTTP answer."""
+
+    created: int = 0
+    deleted: int = 0
+    adopted: int = 0
+    unchanged: int = 0
+    queued: int = 0
+    dead_lettered: int = 0
+    ignored: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def merge(self, other: Outcome) -> Outcome:
+        for name in ("created", "deleted", "adopted", "unchanged", "queued", "dead_lettered"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.notes += other.notes
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in ("created", "deleted", "adopted", "unchanged", "queued", "dead_lettered")
+        }
+        if self.ignored:
+            data["ignored"] = self.ignored
+        if self.notes:
+            data["notes"] = self.notes[:20]
+        return data
+
+
+class SyncService:
+    def __init__(
+        self,
+        *,
+        zendesk: ZendeskApi,
+        jira: JiraApi,
+        ledger: Ledger,
+        queue: RetryQueue,
+        zendesk_issue_field: str,
+        metrics: MetricsSink | None = None,
+        logger: logging.Logger | Any = None,
+    ) -> None:
+        self.zendesk = zendesk
+        self.jira = jira
+        self.ledger = ledger
+        self.queue = queue
+        self.zendesk_issue_field = str(zendesk_issue_field)
+        self.metrics = metrics or _NoMetrics()
+        self.log = logger or logging.getLogger(__name__)
+
+    def _count(self, name: str, value: int = 1) -> None:
+        if value:
+            self.metrics.add_metric(name=name, unit="Count", value=value)
+
+    # ------------------------------------------------------------------ events
+
+    def handle_jira(self, event: JiraEvent) -> Outcome:
+        if event.action == "ignore":
+            return Outcome(ignored=event.reason)
+        if event.action == "delete":
+            return self.purge("issue", event.issue_id)
+        if self.ledger.is_tombstoned("issue", event.issue_id):
+            return Outcome(ignored="issue was deleted")
+        if event.timestamp is not None and not self.ledger.advance_jira_version(
+            event.issue_id, event.timestamp
+        ):
+            return Outcome(ignored="a newer event for this issue was already applied")
+        parsed = parse_ticket_ids(event.field_value)
+        outcome = Outcome()
+        if parsed.rejected:
+            self.log.warning(
+                "ignoring values in the Jira ticket field", extra={"rejected": parsed.rejected[:10]}
+            )
+            outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not ticket ids")
+        pairs = self._set_desired_for_issue(event.issue_id, event.issue_key, parsed.values)
+        return outcome.merge(self.reconcile_all(pairs))
+
+    def handle_zendesk(self, event: ZendeskEvent) -> Outcome:
+        if event.action == "ignore":
+            return Outcome(ignored=event.reason)
+        if event.action == "delete":
+            return self.purge("ticket", event.ticket_id)
+        if event.action == "sync_value":
+            return self.sync_ticket(event.ticket_id, event.field_value)
+        return self.sync_ticket(event.ticket_id)
+
+    # ------------------------------------------------------------------ retry-queue operations
+
+    def run(self, operation: dict[str, Any]) -> Outcome:
+        """Carry out one operation taken from the retry queue."""
+        op = operation.get("op")
+        if op == "reconcile":
+            return self.reconcile(str(operation["issue_id"]), str(operation["ticket_id"]), operation)
+        if op == "sync_ticket":
+            value = operation.get("field_value", _MISSING)
+            return self.sync_ticket(str(operation["ticket_id"]), value, operation)
+        if op == "purge":
+            return self.purge(str(operation["kind"]), str(operation["id"]), operation)
+        if op == "delete_link":
+            return self.delete_link(int(operation["link_id"]), operation)
+        raise ValueError(f"unknown operation {op!r}")
+
+    # ------------------------------------------------------------------ desired state
+
+    def _set_desired_for_issue(
+        self, issue_id: str, issue_key: str, ticket_ids: Iterable[str]
+    ) -> list[tuple[str, str]]:
+        wanted = set(ticket_ids)
+        current = {rec.ticket_id: rec for rec in self.ledger.links_for_issue(issue_id)}
+        pairs: list[tuple[str, str]] = []
+        for ticket_id in sorted(wanted):
+            rec = current.get(ticket_id)
+            if rec is None or JIRA_OWNER not in rec.owners or rec.issue_key != issue_key:
+                self.ledger.add_owner(issue_id, ticket_id, issue_key, JIRA_OWNER)
+            pairs.append((issue_id, ticket_id))
+        for ticket_id, rec in current.items():
+            if ticket_id not in wanted and JIRA_OWNER in rec.owners:
+                self.ledger.remove_owners(issue_id, ticket_id, [JIRA_OWNER])
+                pairs.append((issue_id, ticket_id))
+        return pairs
+
+    def _set_desired_for_ticket(
+        self, ticket_id: str, issues: Iterable[JiraIssueRef]
+    ) -> list[tuple[str, str]]:
+        wanted = {ref.id: ref for ref in issues}
+        current = {rec.issue_id: rec for rec in self.ledger.links_for_ticket(ticket_id)}
+        pairs: list[tuple[str, str]] = []
+        for issue_id, ref in sorted(wanted.items()):
+            rec = current.get(issue_id)
+            if rec is None or ZENDESK_OWNER not in rec.owners or rec.issue_key != ref.key:
+                self.ledger.add_owner(issue_id, ticket_id, ref.key, ZENDESK_OWNER)
+            pairs.append((issue_id, ticket_id))
+        for issue_id, rec in current.items():
+            if issue_id not in wanted and ZENDESK_OWNER in rec.owners:
+                self.ledger.remove_owners(issue_id, ticket_id, [ZENDESK_OWNER])
+                pairs.append((issue_id, ticket_id))
+        return pairs
+
+    def sync_ticket(
+        self, ticket_id: str, field_value: Any = _MISSING, operation: dict[str, Any] | None = None
+    ) -> Outcome:
+        """Make the ticket's field-owned links match its Jira-keys field (read from Zendesk unless given)."""
+        op = operation or {"op": "sync_ticket", "ticket_id": ticket_id}
+        if field_value is not _MISSING and "field_value" not in op:
+            op = {**op, "field_value": field_value}
+        if self.ledger.is_tombstoned("ticket", ticket_id):
+            return Outcome(ignored="ticket was deleted")
+        outcome = Outcome()
+        try:
+            if field_value is _MISSING:
+                field_value = self.zendesk.get_ticket(ticket_id).field_value(self.zendesk_issue_field)
+            parsed = parse_issue_keys(field_value)
+            if parsed.rejected:
+                self.log.warning(
+                    "ignoring values in the Zendesk issue field", extra={"rejected": parsed.rejected[:10]}
+                )
+                outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not Jira keys")
+            refs: list[JiraIssueRef] = []
+            for key in parsed.values:
+                try:
+                    refs.append(self.jira.resolve_issue_id(key))
+                except errors.NotFoundError:
+                    self.log.warning("Jira issue not found; not linking it", extra={"issue_key": key})
+                    outcome.notes.append(f"{key} does not exist in Jira")
+        except errors.NotFoundError as e:
+            if isinstance(e, errors.ZendeskError):
+                return outcome.merge(Outcome(ignored="ticket not found in Zendesk"))
+            raise
+        except errors.ApiError as e:
+            return outcome.merge(self._failed(op, e))
+        pairs = self._set_desired_for_ticket(ticket_id, refs)
+        return outcome.merge(self.reconcile_all(pairs))
+
+    def purge(self, kind: str, entity_id: str, operation: dict[str, Any] | None = None) -> Outcome:
+        """An issue or ticket is gone: tombstone it and delete every link it has, ours or not."""
+        op = operation or {"op": "purge", "kind": kind, "id": entity_id}
+        self.ledger.put_tombstone(kind, entity_id)
+        records = (
+            self.ledger.links_for_issue(entity_id)
+            if kind == "issue"
+            else self.ledger.links_for_ticket(entity_id)
+        )
+        for rec in records:
+            if rec.owners:
+                self.ledger.remove_owners(rec.issue_id, rec.ticket_id, None)
+        outcome = self.reconcile_all([(rec.issue_id, rec.ticket_id) for rec in records])
+        try:
+            if kind == "issue":
+                remaining = list(self.zendesk.iter_links_deprecated(issue_id=entity_id))
+                remaining = [link for link in remaining if link.issue_id == entity_id]
+            else:
+                remaining = [
+                    link
+                    for link in self.zendesk.iter_links(ticket_id=entity_id)
+                    if link.ticket_id == entity_id
+                ]
+        except errors.ApiError as e:
+            return outcome.merge(self._failed(op, e))
+        for link in remaining:
+            outcome.merge(
+                self.delete_link(
+                    link.id,
+                    {
+                        "op": "delete_link",
+                        "link_id": link.id,
+                        "issue_id": link.issue_id,
+                        "ticket_id": link.ticket_id,
+                    },
+                )
+            )
+        return outcome
+
+    def delete_link(self, link_id: int, operation: dict[str, Any]) -> Outcome:
+        """Delete one Zendesk link by id (one the ledger never made, e.g. an agent's)."""
+        try:
+            self.zendesk.delete_link(link_id)
+        except errors.NotFoundError:
+            return Outcome(unchanged=1)
+        except errors.ApiError as e:
+            return self._failed(operation, e)
+        self._count("LinksDeleted")
+        self.log.info(
+            "deleted link",
+            extra={
+                "link_id": link_id,
+                "issue_id": operation.get("issue_id"),
+                "ticket_id": operation.get("ticket_id"),
+            },
+        )
+        return Outcome(deleted=1)
+
+    # ------------------------------------------------------------------ reconcile one pair
+
+    def reconcile_all(self, pairs: Iterable[tuple[str, str]]) -> Outcome:
+        outcome = Outcome()
+        for issue_id, ticket_id in dict.fromkeys(pairs):
+            outcome.merge(self.reconcile(issue_id, ticket_id))
+        return outcome
+
+    def reconcile(self, issue_id: str, ticket_id: str, operation: dict[str, Any] | None = None) -> Outcome:
+        """Bring one pair in line with the ledger: create, adopt, delete or nothing."""
+        op = operation or {"op": "reconcile", "issue_id": issue_id, "ticket_id": ticket_id}
+        outcome = Outcome()
+        for _ in range(3):  # again if the desired state changed while we were calling Zendesk
+            state = self.ledger.pair_state(issue_id, ticket_id)
+            rec = state.record
+            linked = rec is not None and rec.link_id is not None
+            attempted = rec is not None and rec.create_attempted
+            if (
+                rec is None
+                or (state.desired and linked)
+                or (not state.desired and not linked and not attempted)
+            ):
+                if not any((outcome.created, outcome.deleted, outcome.adopted, outcome.unchanged)):
+                    outcome.unchanged += 1
+                return outcome
+            token = uuid.uuid4().hex
+            if not self.ledger.claim(
+                issue_id, ticket_id, token, lease_seconds=CLAIM_LEASE_SECONDS, creating=state.desired
+            ):
+                # Another delivery is calling Zendesk for this pair right now; look again shortly.
+                self.queue.schedule(
+                    {**op, "attempt": int(op.get("attempt", 0)) - 1}, retry_after=CONTENTION_RETRY_AFTER
+                )
+                outcome.queued += 1
+                return outcome
+            try:
+                outcome.merge(self._apply(state, token))
+            except errors.ApiError as e:
+                self.ledger.release(issue_id, ticket_id, token, error=str(e), failed=not e.retryable)
+                return outcome.merge(self._failed(op, e))
+            except BaseException:
+                self.ledger.release(issue_id, ticket_id, token, error="interrupted")
+                raise
+        return outcome
+
+    def _find_link(self, issue_id: str, ticket_id: str) -> JiraLink | None:
+        for link in self.zendesk.iter_links(ticket_id=ticket_id):
+            if link.issue_id == issue_id and link.ticket_id == ticket_id:
+                return link
+        return None
+
+    def _apply(self, state: PairState, token: str) -> Outcome:
+        rec = state.record
+        assert rec is not None
+        ids = {"issue_id": rec.issue_id, "ticket_id": rec.ticket_id}
+        if state.desired:
+            existing = self._find_link(rec.issue_id, rec.ticket_id) if rec.create_attempted else None
+            if existing is None:
+                try:
+                    link = self.zendesk.create_link(
+                        issue_id=rec.issue_id, issue_key=rec.issue_key, ticket_id=rec.ticket_id
+                    )
+                except errors.ValidationError:
+                    # Zendesk refuses a second link for the same pair: adopt the one it has.
+                    existing = self._find_link(rec.issue_id, rec.ticket_id)
+                    if existing is None:
+                        raise
+                else:
+                    self.ledger.finish_linked(
+                        rec.issue_id, rec.ticket_id, token, link_id=link.id, adopted=False
+                    )
+                    self._count("LinksCreated")
+                    self.log.info(
+                        "created link", extra={**ids, "link_id": link.id, "issue_key": rec.issue_key}
+                    )
+                    return Outcome(created=1)
+            self.ledger.finish_linked(rec.issue_id, rec.ticket_id, token, link_id=existing.id, adopted=True)
+            self._count("LinksAdopted")
+            self.log.info("adopted existing link", extra={**ids, "link_id": existing.id})
+            return Outcome(adopted=1)
+
+        link_id = rec.link_id
+        if link_id is None and rec.create_attempted:
+            found = self._find_link(rec.issue_id, rec.ticket_id)
+            link_id = found.id if found else None
+        deleted = 0
+        if link_id is not None:
+            try:
+                self.zendesk.delete_link(link_id)
+                deleted = 1
+            except errors.NotFoundError:
+                pass
+        self.ledger.finish_unlinked(rec.issue_id, rec.ticket_id, token)
+        if deleted:
+            self._count("LinksDeleted")
+            self.log.info("deleted link", extra={**ids, "link_id": link_id})
+        return Outcome(deleted=deleted, unchanged=1 - deleted)
+
+    # ------------------------------------------------------------------ failures
+
+    def _failed(self, operation: dict[str, Any], error: errors.ApiError) -> Outcome:
+        """Retry what may succeed later; dead-letter the rest with the reason."""
+        reason = error.to_dict()
+        if error.retryable and not self.queue.exhausted(operation):
+            retry_after = error.retry_after if isinstance(error, errors.RateLimitedError) else None
+            delay = self.queue.schedule({**operation, "last_error": reason}, retry_after=retry_after)
+            self._count("RetriesScheduled")
+            self.log.warning(
+                "call failed; retry scheduled",
+                extra={"error": str(error), "delay_seconds": delay, "operation": operation.get("op")},
+            )
+            return Outcome(queued=1)
+        if error.retryable:
+            reason = {**reason, "exhausted_after_attempts": int(operation.get("attempt", 0))}
+        self.queue.dead_letter({k: v for k, v in operation.items() if k != "last_error"}, reason)
+        self._count("DeadLettered")
+        self.log.error(
+            "call failed for good; sent to the dead-letter queue",
+            extra={"error": str(error), "operation": operation.get("op")},
+        )
+        return Outcome(dead_lettered=1)

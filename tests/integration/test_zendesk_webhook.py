@@ -1,0 +1,132 @@
+"""Zendesk webhooks end to end: event subscriptions and the trigger body."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import Pipeline
+from tests.local.payloads import ZENDESK_ISSUE_FIELD, zendesk_event, zendesk_trigger
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def jira_issues(pipeline: Pipeline) -> Pipeline:
+    for n in range(1, 5):
+        pipeline.sandbox.add_issue(f"PROJ-{n}", str(10000 + n))
+    return pipeline
+
+
+def test_ticket_created_reads_the_ticket_and_links_each_key(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1, https://acme.atlassian.net/browse/proj-2"})
+
+    reply = p.zendesk(zendesk_event("ticket.created", "501"))
+
+    assert reply.status == 200, reply.body
+    assert reply.body["created"] == 2
+    assert p.links() == [("10001", "501"), ("10002", "501")]
+    assert [c.path for c in p.sandbox.calls_to("GET", "/api/v2/tickets/")] == ["/api/v2/tickets/501"]
+    keys = {link["issue_key"] for link in p.sandbox.links()}
+    assert keys == {"PROJ-1", "PROJ-2"}
+    assert {i["owners"] == {"zendesk_field"} for i in p.ledger_links().values()} == {True}
+
+
+def test_issue_keys_are_resolved_once_per_container(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
+    p.sandbox.add_ticket(502, {ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-3"})
+
+    p.zendesk(zendesk_event("ticket.created", "501"))
+    p.zendesk(zendesk_event("ticket.created", "502"))
+
+    jira_calls = [c.path for c in p.sandbox.calls_to("GET", "/rest/api/3/issue/")]
+    assert jira_calls == ["/rest/api/3/issue/PROJ-1", "/rest/api/3/issue/PROJ-3"]
+    assert p.links() == [("10001", "501"), ("10001", "502"), ("10003", "502")]
+
+
+def test_unknown_jira_key_is_skipped_with_a_note(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1 NOPE-9 ###"})
+
+    reply = p.zendesk(zendesk_event("ticket.created", "501"))
+
+    assert reply.status == 200
+    assert p.links() == [("10001", "501")]
+    assert any("NOPE-9" in note for note in reply.body["notes"])
+
+
+def test_custom_field_change_uses_the_tickets_current_value(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-2"})
+    p.zendesk(zendesk_event("ticket.created", "501"))
+    p.sandbox.set_ticket_field(501, ZENDESK_ISSUE_FIELD, "PROJ-2 PROJ-3")
+
+    # The event's own "current" is stale on purpose: the Tickets API is the truth.
+    stale = zendesk_event("ticket.custom_field_changed", "501", current="PROJ-1", previous="PROJ-1 PROJ-2")
+    reply = p.zendesk(stale)
+
+    assert reply.status == 200
+    assert p.links() == [("10002", "501"), ("10003", "501")]
+
+
+def test_change_to_another_field_is_ignored(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    reply = p.zendesk(zendesk_event("ticket.custom_field_changed", "501", field_id="999"))
+    assert reply.status == 200
+    assert "not ours" in reply.body["ignored"]
+    assert p.sandbox.calls == []
+
+
+@pytest.mark.parametrize("event_type", ["ticket.soft_deleted", "ticket.permanently_deleted", "ticket.merged"])
+def test_ticket_gone_removes_every_link(jira_issues: Pipeline, event_type: str) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
+    p.zendesk(zendesk_event("ticket.created", "501"))
+    p.sandbox.add_link(issue_id="10004", issue_key="PROJ-4", ticket_id="501")  # made in Zendesk's Jira app
+    p.sandbox.add_link(issue_id="10004", issue_key="PROJ-4", ticket_id="777")  # another ticket's
+
+    reply = p.zendesk(zendesk_event(event_type, "501"))
+
+    assert reply.status == 200
+    assert reply.body["deleted"] == 2
+    assert p.links() == [("10004", "777")]
+    # and a late "created" for the deleted ticket does nothing
+    late = p.zendesk(zendesk_event("ticket.created", "501"))
+    assert late.body["ignored"] == "ticket was deleted"
+    assert p.links() == [("10004", "777")]
+
+
+def test_trigger_webhook_body_sets_the_tickets_links(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    first = p.zendesk(zendesk_trigger("601", "PROJ-1 PROJ-2"))
+    second = p.zendesk(zendesk_trigger("601", "PROJ-2"))
+
+    assert (first.status, second.status) == (200, 200)
+    assert p.links() == [("10002", "601")]
+    assert p.sandbox.calls_to("GET", "/api/v2/tickets/") == []
+
+
+def test_replayed_event_id_does_no_new_work(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
+    body = zendesk_event("ticket.created", "501", event_id="evt-1")
+    p.zendesk(body)
+    calls = len(p.sandbox.calls)
+
+    again = p.zendesk(body)
+
+    assert again.status == 200
+    assert len(p.sandbox.calls) == calls
+
+
+def test_other_event_types_are_acknowledged(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    for body in (
+        zendesk_event("ticket.status_changed", "501"),
+        {"type": "zen:event-type:user.created", "id": "x", "detail": {"id": "1"}},
+    ):
+        reply = p.zendesk(body)
+        assert reply.status == 200
+        assert reply.body["ignored"]
+    assert p.sandbox.calls == []
