@@ -25,6 +25,8 @@ $(VENV)/.installed: tests/requirements.txt layers/linksync/requirements.txt
 	$(PY312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r tests/requirements.txt
+	@# The layer's package and the repo's tooling (tests.local) importable from the venv, as in Lambda.
+	@printf '%s\n%s\n' "$(CURDIR)/layers/linksync" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/linksync-dev.pth"
 	@touch $@
 
 $(SAM_VENV)/.installed: tests/requirements-sam.txt

@@ -1,4 +1,4 @@
-"""Refused requests: the right 4xx with a JSON error, and nothing touched (no sandbox call, no ledger write)."""
+"""Refused requests: the right 4xx with a JSON error, and nothing touched (no sandbox call, no ledger)."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def aws_env(endpoint_url: str) -> dict[str, str]:
     }
 
 
-def client(service: str, endpoint_url: str) -> Any:
+def client(service: str, endpoint_url: str | None) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint_url,
@@ -84,7 +84,7 @@ def client(service: str, endpoint_url: str) -> Any:
 class LocalStack:
     """The template's table, queues and secret, created on a moto server under a unique prefix."""
 
-    endpoint_url: str
+    endpoint_url: str | None
     parameters: dict[str, str]
     secret_values: dict[str, str]
     prefix: str = field(default_factory=lambda: f"ls{uuid.uuid4().hex[:8]}")

@@ -44,6 +44,8 @@ class Settings:
     retry_base_delay: float = 2.0
     retry_max_delay: float = 900.0
     retry_max_attempts: int = 10
+    # Only for replaying the signed samples in events/ locally; keep the default (5 minutes) when deployed.
+    zendesk_signature_tolerance: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
             "retry_base_delay": ("RETRY_BASE_DELAY_SECONDS", "2", float),
             "retry_max_delay": ("RETRY_MAX_DELAY_SECONDS", "900", float),
             "retry_max_attempts": ("RETRY_MAX_ATTEMPTS", "10", int),
+            "zendesk_signature_tolerance": ("ZENDESK_SIGNATURE_TOLERANCE_SECONDS", "300", float),
         }
         for attr, (var, default, kind) in optional.items():
             try:

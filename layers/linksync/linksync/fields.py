@@ -51,7 +51,7 @@ def _tokens(value: Any, depth: int = 0) -> tuple[list[str], list[str]]:
             tokens += t
             rejected += r
         return tokens, rejected
-    if isinstance(value, dict) and depth < 2:
+    if isinstance(value, dict) and depth < 2 and ("value" in value or "name" in value):
         return _tokens(value.get("value", value.get("name")), depth + 1)
     return [], [type(value).__name__]
 

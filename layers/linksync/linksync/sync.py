@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +25,9 @@ from .zendesk import JiraLink, Ticket
 
 CLAIM_LEASE_SECONDS = 30.0
 CONTENTION_RETRY_AFTER = 5.0
+# Below this much time left in the invocation, a pair is queued instead of called inline: a webhook must
+# answer before its sender (and Lambda) gives up.
+DEFER_BELOW_SECONDS = 2.0
 _MISSING: Any = object()
 
 
@@ -106,6 +109,9 @@ class SyncService:
         self.zendesk_issue_field = str(zendesk_issue_field)
         self.metrics = metrics or _NoMetrics()
         self.log = logger or logging.getLogger(__name__)
+        # Seconds left in the current invocation; the handler sets it from the Lambda context.
+        self.time_left: Callable[[], float] = lambda: float("inf")
+        self.defer_below = DEFER_BELOW_SECONDS
 
     def _count(self, name: str, value: int = 1) -> None:
         if value:
@@ -293,6 +299,12 @@ class SyncService:
     def reconcile_all(self, pairs: Iterable[tuple[str, str]]) -> Outcome:
         outcome = Outcome()
         for issue_id, ticket_id in dict.fromkeys(pairs):
+            if self.time_left() < self.defer_below:
+                self.queue.schedule(
+                    {"op": "reconcile", "issue_id": issue_id, "ticket_id": ticket_id, "attempt": -1}
+                )
+                outcome.queued += 1
+                continue
             outcome.merge(self.reconcile(issue_id, ticket_id))
         return outcome
 

@@ -133,7 +133,12 @@ class WebhookHandler:
         if self.source == "jira":
             signatures.verify_jira(headers, body, svc.secrets.jira_webhook_secret)
         else:
-            signatures.verify_zendesk(headers, body, svc.secrets.zendesk_webhook_secret)
+            signatures.verify_zendesk(
+                headers,
+                body,
+                svc.secrets.zendesk_webhook_secret,
+                tolerance=svc.settings.zendesk_signature_tolerance,
+            )
 
     def _delivery_id(self, event: dict[str, Any], payload: Any) -> str | None:
         if self.source == "jira":
@@ -152,6 +157,10 @@ class WebhookHandler:
             self._verify(svc, event, body)
             payload = _json(body)
             delivery_id = self._delivery_id(event, payload)
+            if delivery_id and self._log is not None and hasattr(self._log, "set_correlation_id"):
+                self._log.set_correlation_id(delivery_id)
+            if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+                svc.sync.time_left = lambda: context.get_remaining_time_in_millis() / 1000
             if delivery_id:
                 process = self._process_once(svc, context)
                 result = process(delivery={"id": delivery_id, "event": payload})

@@ -1,0 +1,100 @@
+"""Webhook payload parsing: routing, ids, and clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from linksync.errors import InvalidPayloadError
+from linksync.events import parse_jira, parse_zendesk
+from tests.local.payloads import jira_issue, zendesk_event, zendesk_trigger
+
+FIELD = "customfield_10100"
+
+
+def test_jira_routes_on_webhook_event_even_without_type_name() -> None:
+    body = jira_issue("jira:issue_deleted", "10001", "PROJ-1")
+    body.pop("issue_event_type_name", None)
+    event = parse_jira(body, ticket_field=FIELD)
+    assert (event.action, event.issue_id, event.issue_key) == ("delete", "10001", "PROJ-1")
+
+
+def test_jira_created_carries_the_field_value_and_timestamp() -> None:
+    event = parse_jira(
+        jira_issue("jira:issue_created", "10001", "PROJ-1", tickets=[1, 2], timestamp=5), ticket_field=FIELD
+    )
+    assert (event.action, event.field_value, event.timestamp) == ("sync", [1, 2], 5)
+
+
+def test_jira_numeric_issue_id_is_accepted_as_string() -> None:
+    body = jira_issue("jira:issue_created", "10001", "PROJ-1")
+    body["issue"]["id"] = 10001
+    assert parse_jira(body, ticket_field=FIELD).issue_id == "10001"
+
+
+def test_jira_update_only_acts_when_our_field_changed() -> None:
+    changed = parse_jira(jira_issue("jira:issue_updated", "1", "A-1", tickets="5"), ticket_field=FIELD)
+    other = parse_jira(
+        jira_issue("jira:issue_updated", "1", "A-1", tickets="5", changed=False), ticket_field=FIELD
+    )
+    elsewhere = parse_jira(
+        jira_issue("jira:issue_updated", "1", "A-1", field="customfield_1"), ticket_field=FIELD
+    )
+    assert (changed.action, other.action, elsewhere.action) == ("sync", "ignore", "ignore")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        "x",
+        1,
+        {"webhookEvent": None},
+        {"webhookEvent": "jira:issue_created"},
+        {"webhookEvent": "jira:issue_created", "issue": {"id": "0", "key": "A-1"}},
+        {"webhookEvent": "jira:issue_created", "issue": {"id": "\u0661\u0662", "key": "A-1"}},
+        {"webhookEvent": "jira:issue_created", "issue": {"id": "1", "key": ""}},
+    ],
+)
+def test_jira_bad_payloads(body: Any) -> None:
+    with pytest.raises(InvalidPayloadError):
+        parse_jira(body, ticket_field=FIELD)
+
+
+@pytest.mark.parametrize(
+    ("kind", "action"),
+    [
+        ("ticket.created", "sync"),
+        ("ticket.soft_deleted", "delete"),
+        ("ticket.permanently_deleted", "delete"),
+        ("ticket.merged", "delete"),
+        ("ticket.status_changed", "ignore"),
+        ("ticket.comment_added", "ignore"),
+    ],
+)
+def test_zendesk_routing(kind: str, action: str) -> None:
+    event = parse_zendesk(zendesk_event(kind, "35436", event_id="e1"), issue_field="360001")
+    assert (event.action, event.ticket_id, event.event_id) == (action, "35436", "e1")
+
+
+def test_zendesk_custom_field_changed_only_for_our_field() -> None:
+    ours = parse_zendesk(
+        zendesk_event("ticket.custom_field_changed", "5", field_id="360001"), issue_field="360001"
+    )
+    numeric = zendesk_event("ticket.custom_field_changed", "5")
+    numeric["event"]["custom_field"]["id"] = 360001
+    theirs = parse_zendesk(
+        zendesk_event("ticket.custom_field_changed", "5", field_id="1"), issue_field="360001"
+    )
+    assert ours.action == "sync"
+    assert parse_zendesk(numeric, issue_field="360001").action == "sync"
+    assert theirs.action == "ignore"
+
+
+def test_zendesk_trigger_body() -> None:
+    event = parse_zendesk(zendesk_trigger("77", "PROJ-1 PROJ-2"), issue_field="360001")
+    assert (event.action, event.ticket_id, event.field_value) == ("sync_value", "77", "PROJ-1 PROJ-2")
+    empty = parse_zendesk(zendesk_trigger("77", ""), issue_field="360001")
+    assert empty.field_value == ""
