@@ -180,7 +180,7 @@ def test_malformed_retry_messages_are_parked(pipeline: Pipeline) -> None:
 
     assert report.failures == 0
     reasons = sorted(d["reason"]["error"] for d in pipeline.dead_letters())
-    assert reasons == ["malformed retry message", "malformed retry message: KeyError"]
+    assert reasons == ["malformed retry message", "malformed retry message: missing issue_id, ticket_id"]
 
 
 def test_redrive_moves_a_poison_message_to_the_dlq(
@@ -198,3 +198,45 @@ def test_redrive_moves_a_poison_message_to_the_dlq(
     assert pipeline.retry_depth() == 0
     (parked,) = pipeline.dead_letters()
     assert parked["op"] == "reconcile"
+
+
+def test_unexpected_errors_ask_the_sender_to_retry(pipeline: Pipeline) -> None:
+    from linksync.sync import SyncService
+
+    def broken(self: SyncService, event: object) -> None:
+        raise ValueError("something nobody expected")
+
+    body = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="101")
+    original = SyncService.handle_jira
+    SyncService.handle_jira = broken  # type: ignore[assignment,method-assign]
+    try:
+        reply = pipeline.jira(body, delivery_id="d-9")
+    finally:
+        SyncService.handle_jira = original  # type: ignore[method-assign]
+
+    assert reply.status == 503
+    assert reply.headers["Retry-After"]
+    again = pipeline.jira(body, delivery_id="d-9")  # the sender's retry is not blocked by the failed one
+    assert again.status == 200
+    assert pipeline.links() == [("10001", "101")]
+
+
+def test_the_worker_hands_back_work_it_has_no_time_for(pipeline: Pipeline) -> None:
+    from tests.local.stack import LambdaContext
+
+    pipeline.sandbox.fail_next("503", path_prefix=LINKS, method="POST")
+    _create(pipeline)
+    url = pipeline.stack.physical["RetryQueue"]
+    got = pipeline.stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    event = sqs_event(got["Messages"], pipeline.stack.queue_arn("RetryQueue"))
+    from tests.local.stack import load_handler
+
+    result = load_handler("RetryWorkerFunction")(
+        event, LambdaContext("RetryWorkerFunction", timeout_seconds=3)
+    )
+
+    assert result == {"batchItemFailures": []}
+    assert pipeline.posts() == 1  # no call was started
+    pipeline.stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=got["Messages"][0]["ReceiptHandle"])
+    (requeued,) = [m for m in [pipeline.stack.sqs.receive_message(QueueUrl=url)] if m.get("Messages")]
+    assert json.loads(requeued["Messages"][0]["Body"])["attempt"] == 1

@@ -130,3 +130,41 @@ def test_other_event_types_are_acknowledged(jira_issues: Pipeline) -> None:
         assert reply.status == 200
         assert reply.body["ignored"]
     assert p.sandbox.calls == []
+
+
+def test_undeleted_ticket_gets_its_links_back(jira_issues: Pipeline) -> None:
+    from tests.local.payloads import jira_issue
+
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
+    p.zendesk(zendesk_event("ticket.created", "501"))
+    p.jira(jira_issue("jira:issue_created", "10002", "PROJ-2", tickets="501"))
+    assert p.links() == [("10001", "501"), ("10002", "501")]
+
+    p.zendesk(zendesk_event("ticket.soft_deleted", "501"))
+    assert p.links() == []
+    restored = p.zendesk(zendesk_event("ticket.undeleted", "501"))
+
+    assert restored.status == 200
+    assert restored.body["created"] == 2
+    assert p.links() == [("10001", "501"), ("10002", "501")]
+
+
+def test_a_queued_trigger_retry_reads_the_ticket_again(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(601, {ZENDESK_ISSUE_FIELD: ""})
+    p.sandbox.fail_next("503", path_prefix="/rest/")
+    first = p.zendesk(zendesk_trigger("601", "PROJ-1"))  # Jira is down: queued
+    assert first.body["queued"] == 1
+    p.zendesk(zendesk_trigger("601", ""))  # the field is emptied meanwhile
+
+    p.drain()
+
+    assert p.links() == []
+
+
+def test_trigger_bodies_with_an_id_are_not_deduplicated_on_it(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.zendesk({**zendesk_trigger("601", "PROJ-1"), "id": "601"})
+    p.zendesk({**zendesk_trigger("601", "PROJ-2"), "id": "601"})
+    assert p.links() == [("10002", "601")]

@@ -81,3 +81,9 @@ def test_zendesk_timestamp_formats_refused(ts: str) -> None:
     headers["X-Zendesk-Webhook-Signature-Timestamp"] = ts
     with pytest.raises(InvalidSignatureError):
         signatures.verify_zendesk(headers, BODY, "zsecret", now=1_795_946_400.0)
+
+
+def test_zendesk_timestamp_without_a_time_zone_is_refused() -> None:
+    headers = signatures.sign_zendesk(BODY, "zsecret", "2026-11-29T10:00:00")
+    with pytest.raises(InvalidSignatureError, match="time zone"):
+        signatures.verify_zendesk(headers, BODY, "zsecret", now=1_795_946_400.0)

@@ -193,3 +193,63 @@ def test_rate_limit_retry_after_sets_the_delay(service: tuple[SyncService, FakeZ
         QueueUrl=stack.physical["RetryQueue"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
     )
     assert attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+def test_a_delivery_that_read_before_another_finished_does_not_post_again(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    svc, zendesk, _ = service
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
+    stale = svc.ledger.pair_state("1", "10")  # delivery B reads: desired, no link, nothing tried
+    assert svc.reconcile("1", "10").created == 1  # delivery A does the whole job meanwhile
+    real = svc.ledger.pair_state
+    reads = iter([stale])
+    svc.ledger.pair_state = lambda i, t: next(reads, None) or real(i, t)  # type: ignore[method-assign]
+
+    outcome = svc.reconcile("1", "10")  # B carries on from its stale read
+
+    assert outcome.created == 0
+    assert [c for c in zendesk.calls if c.startswith("POST")] == ["POST 1/10"]
+    assert len(zendesk.links) == 1
+
+
+def test_a_stale_delete_does_not_orphan_a_newer_link(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    svc, zendesk, _ = service
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
+    svc.reconcile("1", "10")
+    svc.ledger.remove_owners("1", "10", None)
+    stale = svc.ledger.pair_state("1", "10")  # B reads: not desired, link 1
+    svc.reconcile("1", "10")  # A deletes link 1
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
+    svc.reconcile("1", "10")  # and creates link 2
+    real = svc.ledger.pair_state
+    reads = iter([stale])
+    svc.ledger.pair_state = lambda i, t: next(reads, None) or real(i, t)  # type: ignore[method-assign]
+
+    svc.reconcile("1", "10")
+
+    (link,) = zendesk.links.values()
+    assert svc.ledger.pair_state("1", "10").record.link_id == link.id  # type: ignore[union-attr]
+
+
+def test_removing_no_owners_removes_nothing(service: tuple[SyncService, FakeZendesk, LocalStack]) -> None:
+    svc, _, _ = service
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
+    svc.ledger.remove_owners("1", "10", [])
+    assert svc.ledger.pair_state("1", "10").record.owners == {JIRA_OWNER}  # type: ignore[union-attr]
+
+
+def test_zendesk_field_removal_does_not_depend_on_the_lagging_index(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    svc, zendesk, _ = service
+    svc._set_desired_for_ticket("10", [JiraIssueRef(id="1", key="A-1")])
+    svc.reconcile("1", "10")
+    svc.ledger.links_for_ticket = lambda ticket_id: []  # type: ignore[method-assign]  # the index has not caught up
+
+    pairs = svc._set_desired_for_ticket("10", [])
+    svc.reconcile_all(pairs)
+
+    assert zendesk.links == {}

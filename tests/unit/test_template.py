@@ -135,3 +135,19 @@ def test_http_api_is_throttled() -> None:
     settings = resources()["WebhookApi"]["Properties"]["DefaultRouteSettings"]
     assert settings["ThrottlingRateLimit"] > 0
     assert settings["ThrottlingBurstLimit"] > 0
+
+
+def test_readme_deploy_section_matches_the_template() -> None:
+    from tests.local.template import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme.split("## Deploy to your account", 1)[1].split("\n## ", 1)[0]
+    for name in load_template()["Parameters"]:
+        assert f"`{name}`" in deploy, f"README's deploy steps do not mention parameter {name}"
+    for name in ("JiraWebhookUrl", "ZendeskWebhookUrl"):
+        assert name in load_template()["Outputs"]
+        assert f"`{name}`" in deploy
+    for target in ("make secret", "make deploy"):
+        assert target in deploy
+    for key in ("jira_webhook_secret", "zendesk_webhook_secret"):
+        assert key in deploy

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from .errors import InvalidPayloadError
 
 JiraAction = Literal["sync", "delete", "ignore"]
-ZendeskAction = Literal["sync", "sync_value", "delete", "ignore"]
+ZendeskAction = Literal["sync", "sync_value", "delete", "restore", "ignore"]
 
 ZENDESK_PREFIX = "zen:event-type:"
 ZENDESK_DELETE_TYPES = frozenset({"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.merged"})
@@ -120,6 +120,8 @@ def parse_zendesk(payload: Any, *, issue_field: str) -> ZendeskEvent:
         return ZendeskEvent("sync", name, ticket_id, event_id)
     if name in ZENDESK_DELETE_TYPES:
         return ZendeskEvent("delete", name, ticket_id, event_id)
+    if name == "ticket.undeleted":
+        return ZendeskEvent("restore", name, ticket_id, event_id)
     if name == "ticket.custom_field_changed":
         event = _object(body.get("event"), "event")
         custom_field = _object(event.get("custom_field"), "event.custom_field")

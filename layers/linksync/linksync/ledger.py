@@ -216,6 +216,8 @@ class Ledger:
     def remove_owners(self, issue_id: str, ticket_id: str, owners: Iterable[str] | None = None) -> None:
         """Remove some owners, or all of them (None), from a pair that exists."""
         names = set(owners) if owners is not None else None
+        if names is not None and not names:
+            return
         update = "DELETE owners :o SET updated_at = :now" if names else "REMOVE owners SET updated_at = :now"
         values = _values(now=int(time.time()), **({"o": names} if names else {}))
         self._conditional(
@@ -239,6 +241,23 @@ class Ledger:
             },
         )
 
+    def remove_tombstone(self, kind: str, entity_id: str) -> None:
+        pk = _issue_pk(entity_id) if kind == "issue" else _ticket_pk(entity_id)
+        self._call("delete_item", Key={"pk": {"S": pk}, "sk": {"S": "DELETED"}})
+
+    def zendesk_field_issues(self, ticket_id: str) -> set[str]:
+        """The issue ids the ticket's Zendesk field listed last time (consistent read, unlike the index)."""
+        key = {"pk": {"S": _ticket_pk(ticket_id)}, "sk": {"S": "ZENDESK_FIELD"}}
+        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item") or {}
+        return {str(i) for i in _de.deserialize(item["issues"])} if "issues" in item else set()
+
+    def set_zendesk_field_issues(self, ticket_id: str, issue_ids: set[str]) -> None:
+        key = {"pk": {"S": _ticket_pk(ticket_id)}, "sk": {"S": "ZENDESK_FIELD"}}
+        if issue_ids:
+            self._call("put_item", Item={**key, "issues": _ser.serialize(set(issue_ids))})
+        else:
+            self._call("delete_item", Key=key)
+
     def advance_jira_version(self, issue_id: str, timestamp: int) -> bool:
         """Record the newest Jira event applied to an issue's field; False if a newer one was."""
         return self._conditional(
@@ -253,22 +272,45 @@ class Ledger:
 
     def claim(
         self, issue_id: str, ticket_id: str, token: str, *, lease_seconds: float, creating: bool
-    ) -> bool:
-        """Take the pair for one API call. ``creating`` also records that a POST may land."""
+    ) -> LinkRecord | None:
+        """Take the pair for one API call; returns the record as it was when the claim was taken (None if
+        someone else holds it).
+
+        Deciding from this copy, not from an earlier read, keeps a delivery that read before another one
+        finished from acting on stale state. ``creating`` also records that a POST may land.
+        """
         now = int(time.time() * 1000)  # milliseconds: the serializer takes ints, not floats
         update = "SET claim = :c, claim_expires = :e"
         if creating:
             update += ", create_attempted = :true"
-        return self._conditional(
-            "update_item",
-            Key=_key(issue_id, ticket_id),
-            UpdateExpression=update,
-            ConditionExpression=(
-                "attribute_exists(pk) AND (attribute_not_exists(claim) OR claim_expires < :now)"
-            ),
-            ExpressionAttributeValues=_values(
-                c=token, e=now + int(lease_seconds * 1000), now=now, **({"true": True} if creating else {})
-            ),
+        try:
+            answer = self._call(
+                "update_item",
+                Key=_key(issue_id, ticket_id),
+                UpdateExpression=update,
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_not_exists(claim) OR claim_expires < :now)"
+                ),
+                ExpressionAttributeValues=_values(
+                    c=token,
+                    e=now + int(lease_seconds * 1000),
+                    now=now,
+                    **({"true": True} if creating else {}),
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError:
+            return None
+        return LinkRecord.from_item(answer["Attributes"])
+
+    def release_claim(self, issue_id: str, ticket_id: str, token: str, *, create_attempted: bool) -> None:
+        """Give the pair back untouched (``create_attempted`` as it was before the claim)."""
+        self._finish(
+            issue_id,
+            ticket_id,
+            token,
+            "SET updated_at = :now, create_attempted = :ca REMOVE claim, claim_expires",
+            ca=create_attempted,
         )
 
     def finish_linked(

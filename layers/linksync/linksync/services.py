@@ -77,6 +77,7 @@ def build_services(
         metrics=metrics,
         logger=logger,
     )
+    sync.defer_below = 2 * sum(timeout) + 1
     return Services(settings=settings, secrets=secrets, sync=sync, dynamodb=dynamodb)
 
 

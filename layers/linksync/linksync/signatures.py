@@ -70,9 +70,13 @@ def sign_zendesk(body: bytes, secret: str, timestamp: str | None = None) -> dict
 def _parse_timestamp(value: str) -> float:
     text = value.strip()
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        pass
+        parsed = None
+    if parsed is not None:
+        if parsed.tzinfo is None:
+            raise InvalidSignatureError("X-Zendesk-Webhook-Signature-Timestamp needs a time zone")
+        return parsed.timestamp()
     if text.isdigit():
         return float(text)
     raise InvalidSignatureError("X-Zendesk-Webhook-Signature-Timestamp is not a timestamp")

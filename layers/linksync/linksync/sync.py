@@ -25,9 +25,10 @@ from .zendesk import JiraLink, Ticket
 
 CLAIM_LEASE_SECONDS = 30.0
 CONTENTION_RETRY_AFTER = 5.0
-# Below this much time left in the invocation, a pair is queued instead of called inline: a webhook must
-# answer before its sender (and Lambda) gives up.
-DEFER_BELOW_SECONDS = 2.0
+# Below this much time left in the invocation, a pair is queued instead of called inline, so no call is
+# still running when Lambda's timeout hits. Services set it from the vendor timeouts: a reconcile makes
+# at most two calls that can each take connect + read timeout.
+DEFER_BELOW_SECONDS = 2 * (3.05 + 5.0) + 1
 _MISSING: Any = object()
 
 
@@ -90,6 +91,16 @@ class Outcome:
         return data
 
 
+def _settled(state: PairState) -> bool:
+    """Nothing to do: no record, linked as wanted, or unlinked with no create that might have landed."""
+    rec = state.record
+    if rec is None:
+        return True
+    if state.desired:
+        return rec.link_id is not None
+    return rec.link_id is None and not rec.create_attempted
+
+
 class SyncService:
     def __init__(
         self,
@@ -144,7 +155,12 @@ class SyncService:
         if event.action == "ignore":
             return Outcome(ignored=event.reason)
         if event.action == "delete":
-            return self.purge("ticket", event.ticket_id)
+            # A soft-deleted ticket can come back: keep who wanted its links, the tombstone stops them.
+            return self.purge(
+                "ticket", event.ticket_id, keep_owners=event.event_type == "ticket.soft_deleted"
+            )
+        if event.action == "restore":
+            return self.restore_ticket(event.ticket_id)
         if event.action == "sync_value":
             return self.sync_ticket(event.ticket_id, event.field_value)
         return self.sync_ticket(event.ticket_id)
@@ -157,8 +173,7 @@ class SyncService:
         if op == "reconcile":
             return self.reconcile(str(operation["issue_id"]), str(operation["ticket_id"]), operation)
         if op == "sync_ticket":
-            value = operation.get("field_value", _MISSING)
-            return self.sync_ticket(str(operation["ticket_id"]), value, operation)
+            return self.sync_ticket(str(operation["ticket_id"]), _MISSING, operation)
         if op == "purge":
             return self.purge(str(operation["kind"]), str(operation["id"]), operation)
         if op == "delete_link":
@@ -189,25 +204,28 @@ class SyncService:
     ) -> list[tuple[str, str]]:
         wanted = {ref.id: ref for ref in issues}
         current = {rec.issue_id: rec for rec in self.ledger.links_for_ticket(ticket_id)}
+        # The index lags its table a little; the per-ticket list written below does not.
+        previous = self.ledger.zendesk_field_issues(ticket_id)
         pairs: list[tuple[str, str]] = []
         for issue_id, ref in sorted(wanted.items()):
             rec = current.get(issue_id)
             if rec is None or ZENDESK_OWNER not in rec.owners or rec.issue_key != ref.key:
                 self.ledger.add_owner(issue_id, ticket_id, ref.key, ZENDESK_OWNER)
             pairs.append((issue_id, ticket_id))
-        for issue_id, rec in current.items():
-            if issue_id not in wanted and ZENDESK_OWNER in rec.owners:
-                self.ledger.remove_owners(issue_id, ticket_id, [ZENDESK_OWNER])
-                pairs.append((issue_id, ticket_id))
+        owned = previous | {i for i, rec in current.items() if ZENDESK_OWNER in rec.owners}
+        for issue_id in sorted(owned - set(wanted)):
+            self.ledger.remove_owners(issue_id, ticket_id, [ZENDESK_OWNER])
+            pairs.append((issue_id, ticket_id))
+        if previous != set(wanted):
+            self.ledger.set_zendesk_field_issues(ticket_id, set(wanted))
         return pairs
 
     def sync_ticket(
         self, ticket_id: str, field_value: Any = _MISSING, operation: dict[str, Any] | None = None
     ) -> Outcome:
         """Make the ticket's field-owned links match its Jira-keys field (read from Zendesk unless given)."""
+        """Make the ticket's field-owned links match its Jira-keys field (read from Zendesk unless given)."""
         op = operation or {"op": "sync_ticket", "ticket_id": ticket_id}
-        if field_value is not _MISSING and "field_value" not in op:
-            op = {**op, "field_value": field_value}
         if self.ledger.is_tombstoned("ticket", ticket_id):
             return Outcome(ignored="ticket was deleted")
         outcome = Outcome()
@@ -236,9 +254,12 @@ class SyncService:
         pairs = self._set_desired_for_ticket(ticket_id, refs)
         return outcome.merge(self.reconcile_all(pairs))
 
-    def purge(self, kind: str, entity_id: str, operation: dict[str, Any] | None = None) -> Outcome:
+    def purge(
+        self, kind: str, entity_id: str, operation: dict[str, Any] | None = None, *, keep_owners: bool = False
+    ) -> Outcome:
         """An issue or ticket is gone: tombstone it and delete every link it has, ours or not."""
-        op = operation or {"op": "purge", "kind": kind, "id": entity_id}
+        op = operation or {"op": "purge", "kind": kind, "id": entity_id, "keep_owners": keep_owners}
+        keep_owners = bool(op.get("keep_owners", keep_owners))
         self.ledger.put_tombstone(kind, entity_id)
         records = (
             self.ledger.links_for_issue(entity_id)
@@ -246,7 +267,7 @@ class SyncService:
             else self.ledger.links_for_ticket(entity_id)
         )
         for rec in records:
-            if rec.owners:
+            if rec.owners and not keep_owners:
                 self.ledger.remove_owners(rec.issue_id, rec.ticket_id, None)
         outcome = self.reconcile_all([(rec.issue_id, rec.ticket_id) for rec in records])
         try:
@@ -274,6 +295,12 @@ class SyncService:
                 )
             )
         return outcome
+
+    def restore_ticket(self, ticket_id: str) -> Outcome:
+        """A soft-deleted ticket is back: lift its tombstone, bring back the links its fields still want."""
+        self.ledger.remove_tombstone("ticket", ticket_id)
+        pairs = [(rec.issue_id, rec.ticket_id) for rec in self.ledger.links_for_ticket(ticket_id)]
+        return self.reconcile_all(pairs).merge(self.sync_ticket(ticket_id))
 
     def delete_link(self, link_id: int, operation: dict[str, Any]) -> Outcome:
         """Delete one Zendesk link by id (one the ledger never made, e.g. an agent's)."""
@@ -314,35 +341,40 @@ class SyncService:
         outcome = Outcome()
         for _ in range(3):  # again if the desired state changed while we were calling Zendesk
             state = self.ledger.pair_state(issue_id, ticket_id)
-            rec = state.record
-            linked = rec is not None and rec.link_id is not None
-            attempted = rec is not None and rec.create_attempted
-            if (
-                rec is None
-                or (state.desired and linked)
-                or (not state.desired and not linked and not attempted)
-            ):
+            if _settled(state):
                 if not any((outcome.created, outcome.deleted, outcome.adopted, outcome.unchanged)):
                     outcome.unchanged += 1
                 return outcome
             token = uuid.uuid4().hex
-            if not self.ledger.claim(
-                issue_id, ticket_id, token, lease_seconds=CLAIM_LEASE_SECONDS, creating=state.desired
-            ):
+            creating = state.desired
+            before = self.ledger.claim(
+                issue_id, ticket_id, token, lease_seconds=CLAIM_LEASE_SECONDS, creating=creating
+            )
+            if before is None:
                 # Another delivery is calling Zendesk for this pair right now; look again shortly.
                 self.queue.schedule(
                     {**op, "attempt": int(op.get("attempt", 0)) - 1}, retry_after=CONTENTION_RETRY_AFTER
                 )
                 outcome.queued += 1
                 return outcome
+            fresh = PairState(before, state.tombstoned)
+            if _settled(fresh) or (fresh.desired and not creating):
+                # Someone finished (or changed) this pair between our read and our claim: look again.
+                self.ledger.release_claim(
+                    issue_id, ticket_id, token, create_attempted=before.create_attempted
+                )
+                continue
             try:
-                outcome.merge(self._apply(state, token))
+                outcome.merge(self._apply(fresh, token))
             except errors.ApiError as e:
                 self.ledger.release(issue_id, ticket_id, token, error=str(e), failed=not e.retryable)
                 return outcome.merge(self._failed(op, e))
             except BaseException:
                 self.ledger.release(issue_id, ticket_id, token, error="interrupted")
                 raise
+        if not _settled(self.ledger.pair_state(issue_id, ticket_id)):
+            self.queue.schedule({**op, "attempt": int(op.get("attempt", 0)) - 1})
+            outcome.queued += 1
         return outcome
 
     def _find_link(self, issue_id: str, ticket_id: str) -> JiraLink | None:

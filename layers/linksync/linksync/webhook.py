@@ -143,7 +143,9 @@ class WebhookHandler:
     def _delivery_id(self, event: dict[str, Any], payload: Any) -> str | None:
         if self.source == "jira":
             return _header(event, "x-atlassian-webhook-identifier")
-        event_id = payload.get("id") if isinstance(payload, dict) else None
+        # Only event-subscription bodies carry Zendesk's event id; a trigger body is whatever the admin wrote.
+        is_event = isinstance(payload, dict) and "type" in payload
+        event_id = payload.get("id") if is_event else None
         return event_id if isinstance(event_id, str) and event_id else None
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -180,6 +182,11 @@ class WebhookHandler:
         except errors.ConfigError as e:
             self._warn("configuration error", reason=str(e))
             return response(500, {"error": "the function is misconfigured; see its logs"})
+        except Exception:
+            # Anything unforeseen (a throttled table, an odd vendor answer): the sender must try again.
+            if self._log is not None:
+                self._log.exception("unexpected error; asking the sender to retry")
+            return response(503, {"error": "temporary failure; please retry"}, {"Retry-After": "30"})
         status = 200
         if self._log is not None:
             self._log.info("webhook processed", extra={"source": self.source, "result": result})
