@@ -15,7 +15,7 @@ SAM      := $(SAM_VENV)/bin/sam
 SAM_PATH := $(dir $(PY312)):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint typecheck validate build check clean print-python
+.PHONY: help install demo serve send invoke test lint typecheck validate build check deploy secret clean print-python
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,22 @@ $(SAM_VENV)/.installed: tests/requirements-sam.txt
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs from nothing
 
+PORT  ?= 3000
+EVENT ?= events/jira_issue_created.json
+FUNCTION ?= JiraWebhookFunction
+
+demo: $(VENV)/.installed ## run the whole system locally on the embedded default (moto + sandbox), then stop
+	$(PY) -m tests.local.demo
+
+serve: $(VENV)/.installed ## keep the local stack running: gateway on 127.0.0.1:PORT (3000), retry worker polling
+	$(PY) -m tests.local.serve --port $(PORT)
+
+send: $(VENV)/.installed ## sign an event file afresh and POST it to `make serve` (EVENT=events/<file>)
+	$(PY) -m tests.local.send $(EVENT) --url http://127.0.0.1:$(PORT)
+
+invoke: $(VENV)/.installed ## run FUNCTION=<LogicalId> once on EVENT=events/<file> (no Docker needed)
+	$(PY) -m tests.local.invoke $(FUNCTION) $(EVENT)
+
 test: $(VENV)/.installed ## run the test suite (unit + integration; moto and the sandbox on 127.0.0.1)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -57,6 +73,12 @@ build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker), then 
 	@$(PY) tests/check_build.py
 
 check: lint typecheck validate build test ## everything CI and a reviewer care about
+
+deploy: build ## sam deploy to your AWS account (--guided the first time, which saves samconfig.toml)
+	@if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+
+secret: $(VENV)/.installed ## create or update the Secrets Manager secret from the environment or prompts
+	$(PY) -m tests.local.secret
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,6 @@ import pytest
 
 from tests.integration.conftest import Pipeline
 from tests.local import make_events
-from tests.local.payloads import ZENDESK_ISSUE_FIELD
 from tests.local.template import resources
 
 pytestmark = pytest.mark.integration
@@ -41,11 +40,7 @@ def test_committed_events_match_their_generator() -> None:
 
 def test_sample_events_replay_a_whole_story(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZENDESK_SIGNATURE_TOLERANCE_SECONDS", make_events.SAMPLE_SIGNATURE_TOLERANCE)
-    sb = pipeline.sandbox
-    sb.add_issue("PROJ-1", "10001")
-    sb.add_issue("PROJ-2", "10002")
-    sb.add_ticket(35436, {ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-2"})
-    sb.add_ticket(35437, {})
+    make_events.seed_samples(pipeline.sandbox)
     routes = _route_table()
 
     def send(name: str) -> dict[str, Any]:

@@ -24,6 +24,14 @@ ZENDESK_TS = "2025-11-29T10:00:00Z"
 SAMPLE_SIGNATURE_TOLERANCE = str(100 * 365 * 24 * 3600)
 
 
+def seed_samples(sandbox: Any) -> None:
+    """The Jira issues and Zendesk tickets the sample events talk about."""
+    sandbox.add_issue(ISSUE_KEY, ISSUE_ID)
+    sandbox.add_issue("PROJ-2", "10002")
+    sandbox.add_ticket(int(TICKET_ID), {payloads.ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-2"})
+    sandbox.add_ticket(35437, {})
+
+
 def _fixed(event: dict[str, Any], n: int) -> dict[str, Any]:
     event["requestContext"]["requestId"] = f"sample-request-{n:04d}"
     event["requestContext"]["time"] = "29/Nov/2025:10:00:00 +0000"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import logging
 import os
 import sys
 import time
@@ -47,11 +48,12 @@ LOCAL_FUNCTION_ENV = {
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto server over HTTP on 127.0.0.1 (a free port); yields its URL."""
+def moto_server(port: int = 0) -> Iterator[str]:
+    """A moto server over HTTP on 127.0.0.1 (a free port unless given); yields its URL."""
     from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:

@@ -1,0 +1,181 @@
+"""A local stand-in for the template's API Gateway HTTP API (payload format 2.0).
+
+Serves the routes the template gives ``WebhookApi`` (``POST /webhooks/jira`` → ``JiraWebhookFunction``, ...),
+turns each HTTP request into the v2 event API Gateway would send (lower-cased headers, raw body, base64 for
+non-text bodies, raw query string, cookies), invokes the function, and turns its answer back into HTTP
+(a ``statusCode`` response, or any other JSON as a 200). Unknown routes get API Gateway's 404; a function
+error gets its 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.local.stack import http_api_event
+from tests.local.template import resources
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
+TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+    "+json",
+    "+xml",
+)
+
+Invoker = Callable[[dict[str, Any]], Any]
+
+
+def template_routes(api_id: str = "WebhookApi") -> dict[tuple[str, str], str]:
+    """(METHOD, path) -> function logical id for every HttpApi event on ``api_id``."""
+    routes: dict[tuple[str, str], str] = {}
+    for name, res in resources("AWS::Serverless::Function").items():
+        for event in res["Properties"].get("Events", {}).values():
+            props = event.get("Properties", {})
+            if event.get("Type") == "HttpApi" and props.get("ApiId") == {"Ref": api_id}:
+                routes[(str(props["Method"]).upper(), str(props["Path"]))] = name
+    return routes
+
+
+def is_text(content_type: str | None) -> bool:
+    if not content_type:
+        return True
+    lowered = content_type.lower()
+    return any(t in lowered for t in TEXT_TYPES)
+
+
+def to_event(method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
+    parts = urlsplit(raw_path)
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for key, value in headers:
+        if key.lower() == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+            continue
+        k = key.lower()
+        merged[k] = f"{merged[k]},{value}" if k in merged else value
+    content_type = merged.get("content-type")
+    event = http_api_event(
+        method,
+        parts.path,
+        body,
+        merged,
+        query=parts.query,
+        base64_encode=bool(body) and not is_text(content_type),
+    )
+    if cookies:
+        event["cookies"] = cookies
+    return event
+
+
+def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """A v2 function answer as HTTP: the structured form, or any JSON value as a 200."""
+    if isinstance(result, dict) and "statusCode" in result:
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        return int(result["statusCode"]), headers, data
+    return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+
+
+@dataclass
+class GatewayLogLine:
+    method: str
+    path: str
+    status: int
+    function: str | None
+    millis: float
+
+
+class Gateway:
+    def __init__(
+        self,
+        invokers: dict[str, Invoker],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        routes: dict[tuple[str, str], str] | None = None,
+        on_request: Callable[[GatewayLogLine], None] | None = None,
+    ) -> None:
+        self.routes = routes if routes is not None else template_routes()
+        self.invokers = invokers
+        self.on_request = on_request
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Gateway:
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, dict[str, str], bytes, str | None]:
+        function = self.routes.get((method, urlsplit(raw_path).path))
+        if function is None:
+            return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}', None
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return (
+                413,
+                {"Content-Type": "application/json"},
+                b'{"message":"Request Entity Too Large"}',
+                function,
+            )
+        try:
+            result = self.invokers[function](to_event(method, raw_path, headers, body))
+        except Exception:
+            return 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}', function
+        status, out_headers, data = from_result(result)
+        return status, out_headers, data, function
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                pass
+
+            def _any(self) -> None:
+                started = time.monotonic()
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, headers, data, function = gateway.handle(
+                    self.command, self.path, list(self.headers.items()), body
+                )
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                if gateway.on_request:
+                    gateway.on_request(
+                        GatewayLogLine(
+                            self.command, self.path, status, function, (time.monotonic() - started) * 1000
+                        )
+                    )
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+        return Handler

@@ -1,0 +1,85 @@
+"""`make invoke FUNCTION=<LogicalId> EVENT=events/<file>`: run one function once on one event.
+
+The Docker-free counterpart of `sam local invoke`: moto and the sandbox start on free ports (seeded with
+the sample issues and tickets), the template's resources are created, the function runs in a fresh process
+with the template's environment, and its response and logs are printed. When a Docker engine answers, it
+runs `sam local invoke` itself instead (start `make serve` first so moto and the sandbox are there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.local import make_events
+from tests.local.run import LocalRun
+from tests.local.runtime import FunctionError
+from tests.local.template import ROOT, resources
+
+
+def docker_engine_available() -> bool:
+    docker = shutil.which("docker")
+    if not docker:
+        return False
+    try:
+        return subprocess.run([docker, "info"], capture_output=True, timeout=10).returncode == 0  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def run_with_sam(function: str, event: Path) -> int:
+    sam = ROOT / ".venv-sam" / "bin" / "sam"
+    cmd = [
+        str(sam),
+        "local",
+        "invoke",
+        function,
+        "-e",
+        str(event),
+        "--env-vars",
+        "events/env.json",
+        "--docker-network",
+        "host",
+    ]
+    print("docker engine found: " + " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=ROOT).returncode  # noqa: S603
+
+
+def run_local(function: str, event: Path) -> int:
+    extra = {"ZENDESK_SIGNATURE_TOLERANCE_SECONDS": make_events.SAMPLE_SIGNATURE_TOLERANCE}
+    payload = json.loads(event.read_text())
+    with LocalRun(functions=(function,), extra_env=extra) as run:
+        if run.sandbox is not None:
+            make_events.seed_samples(run.sandbox)
+        proc = run.processes[function]
+        status = 0
+        try:
+            response = proc.invoke(payload)
+        except FunctionError as e:
+            response, status = e.payload, 1
+        log_path = proc.log_path
+        logs = log_path.read_text() if log_path.exists() else ""
+    print("--- logs " + "-" * 60)
+    print(logs.rstrip())
+    print("--- response " + "-" * 56)
+    print(json.dumps(response, indent=2))
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="invoke one template function on one event, without Docker")
+    parser.add_argument("function", choices=sorted(resources("AWS::Serverless::Function")))
+    parser.add_argument("event", type=Path)
+    parser.add_argument("--no-docker", action="store_true", help="never use sam local invoke")
+    args = parser.parse_args(argv)
+    if not args.no_docker and docker_engine_available():
+        return run_with_sam(args.function, args.event)
+    return run_local(args.function, args.event)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
