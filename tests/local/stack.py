@@ -172,6 +172,9 @@ class LocalStack:
                     return self.physical[ref]
                 if ref in self.parameters:
                     return self.parameters[ref]
+                declared = load_template().get("Parameters", {}).get(ref, {})
+                if "Default" in declared:
+                    return str(declared["Default"])
                 raise KeyError(f"cannot resolve Ref {ref}")
             if "Fn::GetAtt" in value:
                 logical, attr = value["Fn::GetAtt"]

@@ -253,3 +253,32 @@ def test_zendesk_field_removal_does_not_depend_on_the_lagging_index(
     svc.reconcile_all(pairs)
 
     assert zendesk.links == {}
+
+
+def test_the_zendesk_budget_queues_work_beyond_it(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    from linksync.budget import ZendeskBudget
+
+    svc, zendesk, stack = service
+    now = [600.0]  # the start of a minute
+    svc.budget = ZendeskBudget(stack.physical["LinksTable"], 2, client=stack.dynamodb, clock=lambda: now[0])
+    for ticket in ("10", "11", "12"):
+        svc.ledger.add_owner("1", ticket, "A-1", JIRA_OWNER)
+
+    outcome = svc.reconcile_all([("1", "10"), ("1", "11"), ("1", "12")])
+
+    assert (outcome.created, outcome.queued) == (2, 1)
+    assert len(zendesk.calls) == 2
+    (queued,) = _queued(stack)
+    assert (queued["op"], queued["ticket_id"], queued["attempt"]) == ("reconcile", "12", 0)  # no attempt used
+    now[0] = 661.0
+    assert svc.reconcile("1", "12").created == 1
+
+
+def test_a_zero_budget_means_no_limit(service: tuple[SyncService, FakeZendesk, LocalStack]) -> None:
+    from linksync.budget import ZendeskBudget
+
+    _, _, stack = service
+    budget = ZendeskBudget(stack.physical["LinksTable"], 0, client=stack.dynamodb)
+    assert all(budget.take() is None for _ in range(1000))

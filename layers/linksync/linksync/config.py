@@ -46,6 +46,7 @@ class Settings:
     retry_max_attempts: int = 10
     # Only for replaying the signed samples in events/ locally; keep the default (5 minutes) when deployed.
     zendesk_signature_tolerance: float = 300.0
+    zendesk_calls_per_minute: int = 0  # 0: no shared allowance
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +75,7 @@ class Settings:
             "retry_max_delay": ("RETRY_MAX_DELAY_SECONDS", "900", float),
             "retry_max_attempts": ("RETRY_MAX_ATTEMPTS", "10", int),
             "zendesk_signature_tolerance": ("ZENDESK_SIGNATURE_TOLERANCE_SECONDS", "300", float),
+            "zendesk_calls_per_minute": ("ZENDESK_CALLS_PER_MINUTE", "0", int),
         }
         for attr, (var, default, kind) in optional.items():
             try:

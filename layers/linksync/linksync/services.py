@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import jira, zendesk
+from .budget import ZendeskBudget
 from .config import Cached, Secrets, Settings
 from .ledger import Ledger
 from .retry_queue import Backoff, RetryQueue
@@ -76,6 +77,7 @@ def build_services(
         zendesk_issue_field=settings.zendesk_issue_field,
         metrics=metrics,
         logger=logger,
+        budget=ZendeskBudget(settings.links_table_name, settings.zendesk_calls_per_minute, client=dynamodb),
     )
     sync.defer_below = 2 * sum(timeout) + 1
     return Services(settings=settings, secrets=secrets, sync=sync, dynamodb=dynamodb)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import errors
+from .budget import ZendeskBudget
 from .events import JiraEvent, ZendeskEvent
 from .fields import parse_issue_keys, parse_ticket_ids
 from .jira import JiraIssueRef
@@ -112,17 +113,30 @@ class SyncService:
         zendesk_issue_field: str,
         metrics: MetricsSink | None = None,
         logger: logging.Logger | Any = None,
+        budget: ZendeskBudget | None = None,
     ) -> None:
         self.zendesk = zendesk
         self.jira = jira
         self.ledger = ledger
         self.queue = queue
         self.zendesk_issue_field = str(zendesk_issue_field)
+        self.budget = budget
         self.metrics = metrics or _NoMetrics()
         self.log = logger or logging.getLogger(__name__)
         # Seconds left in the current invocation; the handler sets it from the Lambda context.
         self.time_left: Callable[[], float] = lambda: float("inf")
         self.defer_below = DEFER_BELOW_SECONDS
+
+    def _over_budget(self, operation: dict[str, Any], outcome: Outcome) -> bool:
+        """True (and the operation queued for the next minute) when the Zendesk allowance is spent."""
+        wait = self.budget.take() if self.budget is not None else None
+        if wait is None:
+            return False
+        self.queue.schedule({**operation, "attempt": int(operation.get("attempt", 0)) - 1}, retry_after=wait)
+        self._count("BudgetDeferred")
+        self.log.info("Zendesk call budget spent for this minute; queued", extra={"delay_seconds": wait})
+        outcome.queued += 1
+        return True
 
     def _count(self, name: str, value: int = 1) -> None:
         if value:
@@ -229,6 +243,8 @@ class SyncService:
         if self.ledger.is_tombstoned("ticket", ticket_id):
             return Outcome(ignored="ticket was deleted")
         outcome = Outcome()
+        if field_value is _MISSING and self._over_budget(op, outcome):
+            return outcome
         try:
             if field_value is _MISSING:
                 field_value = self.zendesk.get_ticket(ticket_id).field_value(self.zendesk_issue_field)
@@ -270,6 +286,8 @@ class SyncService:
             if rec.owners and not keep_owners:
                 self.ledger.remove_owners(rec.issue_id, rec.ticket_id, None)
         outcome = self.reconcile_all([(rec.issue_id, rec.ticket_id) for rec in records])
+        if self._over_budget(op, outcome):
+            return outcome
         try:
             if kind == "issue":
                 remaining = list(self.zendesk.iter_links_deprecated(issue_id=entity_id))
@@ -344,6 +362,8 @@ class SyncService:
             if _settled(state):
                 if not any((outcome.created, outcome.deleted, outcome.adopted, outcome.unchanged)):
                     outcome.unchanged += 1
+                return outcome
+            if self._over_budget(op, outcome):
                 return outcome
             token = uuid.uuid4().hex
             creating = state.desired
