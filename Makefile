@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 VENV     ?= .venv
 SAM_VENV ?= .venv-sam
+SCAN_VENV ?= .venv-scan
 # Python 3.12 is the Lambda runtime. Use python3.12 from PATH when it really is 3.12, else ask pyenv
 # (its python3.12 shim does not resolve unless 3.12 is selected, so ask for the prefix instead).
 PY312 ?= $(shell for c in "$$(command -v python3.12)" \
@@ -15,7 +16,7 @@ SAM      := $(SAM_VENV)/bin/sam
 SAM_PATH := $(dir $(PY312)):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help install demo serve send invoke test lint typecheck validate build check deploy secret clean print-python
+.PHONY: help install demo serve send invoke test soak lint typecheck validate scan build check deploy secret clean print-python
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,7 +37,14 @@ $(SAM_VENV)/.installed: tests/requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r tests/requirements-sam.txt
 	@touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs from nothing
+$(SCAN_VENV)/.installed: tests/requirements-scan.txt
+	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
+	$(PY312) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r tests/requirements-scan.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed ## create the dev and SAM CLI virtualenvs from nothing
 
 PORT  ?= 3000
 EVENT ?= events/jira_issue_created.json
@@ -57,6 +65,10 @@ invoke: $(VENV)/.installed ## run FUNCTION=<LogicalId> once on EVENT=events/<fil
 test: $(VENV)/.installed ## run the test suite (unit + integration; moto and the sandbox on 127.0.0.1)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+SOAK_ARGS ?= --events 1000 --fault-rate 0.3
+soak: $(VENV)/.installed ## seeded random workload under faults: lost / duplicate / orphan links (SOAK_ARGS=...)
+	$(PY) -m tests.local.soak $(SOAK_ARGS)
+
 lint: $(VENV)/.installed ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -72,7 +84,13 @@ build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker), then 
 	PATH="$(SAM_PATH)" $(SAM) build --template template.yaml
 	@$(PY) tests/check_build.py
 
-check: lint typecheck validate build test ## everything CI and a reviewer care about
+scan: $(SCAN_VENV)/.installed ## bandit on the code, checkov on template.yaml (fails on any finding)
+	$(SCAN_VENV)/bin/bandit -r layers/linksync/linksync functions -q
+	@# Local tooling: asserts, dummy credentials, seeded random and subprocess imports are expected there.
+	$(SCAN_VENV)/bin/bandit -r tests/local -q -s B101,B105,B106,B311,B404
+	$(SCAN_VENV)/bin/checkov --config-file tests/checkov.yaml -f template.yaml
+
+check: lint typecheck validate scan build test ## everything CI and a reviewer care about
 
 deploy: build ## sam deploy to your AWS account (--guided the first time, which saves samconfig.toml)
 	@if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi

@@ -68,7 +68,7 @@ class FunctionProcess:
         self._log = self.log_path.open("ab")
         base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TZ", "SYSTEMROOT") if k in os.environ}
         env = {**base, **self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self._proc = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter and module, no shell
             [sys.executable, "-m", "tests.local.runtime", self.logical_id, "--port", str(self.port)],
             cwd=ROOT,
             env=env,

@@ -55,7 +55,7 @@ class Settings:
             "links_table_name": "LINKS_TABLE_NAME",
             "retry_queue_url": "RETRY_QUEUE_URL",
             "dead_letter_queue_url": "DEAD_LETTER_QUEUE_URL",
-            "secret_id": "SECRET_ID",
+            "secret_id": "SECRET_ID",  # nosec B105  # an env var name, not a secret
             "zendesk_base_url": "ZENDESK_BASE_URL",
             "jira_base_url": "JIRA_BASE_URL",
             "jira_ticket_field": "JIRA_TICKET_FIELD",

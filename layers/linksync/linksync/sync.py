@@ -405,7 +405,7 @@ class SyncService:
 
     def _apply(self, state: PairState, token: str) -> Outcome:
         rec = state.record
-        assert rec is not None
+        assert rec is not None  # nosec B101  # narrowing: _settled() was False, so a record exists
         ids = {"issue_id": rec.issue_id, "ticket_id": rec.ticket_id}
         if state.desired:
             existing = self._find_link(rec.issue_id, rec.ticket_id) if rec.create_attempted else None
