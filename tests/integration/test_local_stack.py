@@ -201,9 +201,20 @@ def test_function_process_is_warm_and_reports_errors(stack: LocalStack, tmp_path
 # ---------------------------------------------------------------------------- the commands
 
 
-def test_demo_final_table(capsys: pytest.CaptureFixture[str]) -> None:
+def _secret_forms() -> list[str]:
+    """Every form a credential could leak in: raw values and the Basic auth headers built from them."""
+    values = payloads.SECRET_VALUES
+    forms = [v for k, v in values.items() if not k.endswith("_email")]
+    forms.append(
+        base64.b64encode(f"{values['zendesk_email']}/token:{values['zendesk_api_token']}".encode()).decode()
+    )
+    forms.append(base64.b64encode(f"{values['jira_email']}:{values['jira_api_token']}".encode()).decode())
+    return forms
+
+
+def test_demo_final_table(tmp_path: Any) -> None:
     lines: list[str] = []
-    result = demo.run_demo(out=lines.append)
+    result = demo.run_demo(out=lines.append, log_dir=tmp_path)
 
     assert result.ok, result.problems
     table = [
@@ -220,6 +231,15 @@ def test_demo_final_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert [d["reason"]["status"] for d in result.dead_letters] == [403]
     assert any(line.startswith("OK:") for line in lines)
     assert any("PROJ-3   10003     35440" in line for line in lines)
+
+    # Secrets never logged: every function's whole log (retries, a 403, dead letters) and the DLQ bodies.
+    logs = {p.name: p.read_text() for p in tmp_path.glob("*.log")}
+    assert set(logs) == {"JiraWebhookFunction.log", "ZendeskWebhookFunction.log", "RetryWorkerFunction.log"}
+    assert all(text.strip() for text in logs.values())
+    assert "created link" in logs["JiraWebhookFunction.log"]
+    everything = "\n".join([*logs.values(), *lines, json.dumps(result.dead_letters)])
+    for secret_form in _secret_forms():
+        assert secret_form not in everything
 
 
 def test_demo_reports_divergence() -> None:

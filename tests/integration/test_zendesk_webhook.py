@@ -97,14 +97,18 @@ def test_ticket_gone_removes_every_link(jira_issues: Pipeline, event_type: str) 
     assert p.links() == [("10004", "777")]
 
 
-def test_trigger_webhook_body_sets_the_tickets_links(jira_issues: Pipeline) -> None:
+def test_trigger_webhook_makes_the_tickets_links_match_its_field(jira_issues: Pipeline) -> None:
     p = jira_issues
+    p.sandbox.add_ticket(601, {ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-2"})
     first = p.zendesk(zendesk_trigger("601", "PROJ-1 PROJ-2"))
+    p.sandbox.set_ticket_field(601, ZENDESK_ISSUE_FIELD, "PROJ-2")
     second = p.zendesk(zendesk_trigger("601", "PROJ-2"))
 
     assert (first.status, second.status) == (200, 200)
+    assert (first.body["created"], second.body["deleted"]) == (2, 1)
     assert p.links() == [("10002", "601")]
-    assert p.sandbox.calls_to("GET", "/api/v2/tickets/") == []
+    # the body names the ticket; its current value comes from the Tickets API
+    assert len(p.sandbox.calls_to("GET", "/api/v2/tickets/601")) == 2
 
 
 def test_replayed_event_id_does_no_new_work(jira_issues: Pipeline) -> None:
@@ -152,11 +156,12 @@ def test_undeleted_ticket_gets_its_links_back(jira_issues: Pipeline) -> None:
 
 def test_a_queued_trigger_retry_reads_the_ticket_again(jira_issues: Pipeline) -> None:
     p = jira_issues
-    p.sandbox.add_ticket(601, {ZENDESK_ISSUE_FIELD: ""})
+    p.sandbox.add_ticket(601, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
     p.sandbox.fail_next("503", path_prefix="/rest/")
     first = p.zendesk(zendesk_trigger("601", "PROJ-1"))  # Jira is down: queued
     assert first.body["queued"] == 1
-    p.zendesk(zendesk_trigger("601", ""))  # the field is emptied meanwhile
+    p.sandbox.set_ticket_field(601, ZENDESK_ISSUE_FIELD, "")  # the field is emptied meanwhile
+    p.zendesk(zendesk_trigger("601", ""))
 
     p.drain()
 
@@ -165,6 +170,8 @@ def test_a_queued_trigger_retry_reads_the_ticket_again(jira_issues: Pipeline) ->
 
 def test_trigger_bodies_with_an_id_are_not_deduplicated_on_it(jira_issues: Pipeline) -> None:
     p = jira_issues
+    p.sandbox.add_ticket(601, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
     p.zendesk({**zendesk_trigger("601", "PROJ-1"), "id": "601"})
+    p.sandbox.set_ticket_field(601, ZENDESK_ISSUE_FIELD, "PROJ-2")
     p.zendesk({**zendesk_trigger("601", "PROJ-2"), "id": "601"})
     assert p.links() == [("10002", "601")]

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -211,10 +212,10 @@ def render(result: DemoResult) -> list[str]:
     return lines
 
 
-def run_demo(out: Callable[[str], None] = print) -> DemoResult:
+def run_demo(out: Callable[[str], None] = print, *, log_dir: Path | None = None) -> DemoResult:
     started = time.monotonic()
     out("Starting moto (AWS), the Zendesk/Jira sandbox, the template's resources and the functions...")
-    with LocalRun() as run:
+    with LocalRun(log_dir=log_dir) as run:
         sandbox = run.sandbox.url if run.sandbox else "-"
         out(f"  gateway {run.gateway.url}  moto {run.moto_url}  sandbox {sandbox}")
         out(f"  function logs in {run.log_dir}")

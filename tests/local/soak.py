@@ -20,6 +20,7 @@ import random
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -532,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         help="Zendesk silently accepts a second link for the same pair (the worst case)",
     )
     args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", "No application metrics to publish")
     cfg = SoakConfig(
         events=args.events,
         fault_rate=args.fault_rate,

@@ -112,6 +112,7 @@ def test_a_claimed_pair_is_not_called_twice(service: tuple[SyncService, FakeZend
 
 def test_an_expired_claim_is_taken_over(service: tuple[SyncService, FakeZendesk, LocalStack]) -> None:
     svc, zendesk, _ = service
+    svc.settle_seconds = 0  # the crashed holder's POST can no longer land
     svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
     assert svc.ledger.claim("1", "10", "crashed-delivery", lease_seconds=-1, creating=True)
 
@@ -245,11 +246,11 @@ def test_zendesk_field_removal_does_not_depend_on_the_lagging_index(
     service: tuple[SyncService, FakeZendesk, LocalStack],
 ) -> None:
     svc, zendesk, _ = service
-    svc._set_desired_for_ticket("10", [JiraIssueRef(id="1", key="A-1")])
+    svc._set_desired_for_ticket("10", [JiraIssueRef(id="1", key="A-1")], 1)
     svc.reconcile("1", "10")
     svc.ledger.links_for_ticket = lambda ticket_id: []  # type: ignore[method-assign]  # the index has not caught up
 
-    pairs = svc._set_desired_for_ticket("10", [])
+    pairs = svc._set_desired_for_ticket("10", [], 2)
     svc.reconcile_all(pairs)
 
     assert zendesk.links == {}
@@ -282,3 +283,38 @@ def test_a_zero_budget_means_no_limit(service: tuple[SyncService, FakeZendesk, L
     _, _, stack = service
     budget = ZendeskBudget(stack.physical["LinksTable"], 0, client=stack.dynamodb)
     assert all(budget.take() is None for _ in range(1000))
+
+
+def test_a_create_that_may_still_land_is_not_posted_again(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    svc, zendesk, stack = service
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
+    zendesk.fail.append(errors.ZendeskUnavailableError("timed out"))  # the POST times out...
+    assert svc.reconcile("1", "10").queued == 1
+    _queued(stack)
+
+    again = svc.reconcile("1", "10")  # ...and is looked for before it could have landed
+
+    assert again.queued == 1
+    assert [c for c in zendesk.calls if c.startswith("POST")] == ["POST 1/10"]
+    assert svc.ledger.pair_state("1", "10").record.create_attempted  # type: ignore[union-attr]
+    # once it has had time to land (it did not), the next try POSTs
+    svc.settle_seconds = 0
+    assert svc.reconcile("1", "10").created == 1
+
+
+def test_repeated_links_are_cleaned_up_when_adopting(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    svc, zendesk, _ = service
+    svc.settle_seconds = 0
+    first = zendesk.create_link(issue_id="1", issue_key="A-1", ticket_id="10")
+    zendesk.create_link(issue_id="1", issue_key="A-1", ticket_id="10")  # a Zendesk that accepted a repeat
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
+    svc.ledger.claim("1", "10", "lost", lease_seconds=-1, creating=True)
+
+    outcome = svc.reconcile("1", "10")
+
+    assert (outcome.adopted, outcome.deleted) == (1, 1)
+    assert list(zendesk.links) == [first.id]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from .errors import InvalidPayloadError
 
 JiraAction = Literal["sync", "delete", "ignore"]
-ZendeskAction = Literal["sync", "sync_value", "delete", "restore", "ignore"]
+ZendeskAction = Literal["sync", "delete", "restore", "ignore"]
 
 ZENDESK_PREFIX = "zen:event-type:"
 ZENDESK_DELETE_TYPES = frozenset({"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.merged"})
@@ -141,4 +141,5 @@ def _parse_trigger(body: dict[str, Any]) -> ZendeskEvent:
     value = body.get("jira_issue_keys")
     if value is not None and not isinstance(value, (str, list)):
         raise InvalidPayloadError("jira_issue_keys must be a string")
-    return ZendeskEvent("sync_value", "trigger", ticket_id=ticket_id, field_value=value)
+    # The body's value only says the field changed: the Tickets API's current value is what gets applied.
+    return ZendeskEvent("sync", "trigger", ticket_id=ticket_id, field_value=value)

@@ -60,6 +60,7 @@ class LinkRecord:
     link_id: int | None = None
     state: str = "pending"
     create_attempted: bool = False
+    attempted_at: int = 0  # epoch milliseconds of the last create attempt
     adopted: bool = False
     claim: str | None = None
     claim_expires: int = 0  # epoch milliseconds
@@ -77,6 +78,7 @@ class LinkRecord:
             link_id=int(link_id) if link_id is not None else None,
             state=str(data.get("state", "pending")),
             create_attempted=bool(data.get("create_attempted", False)),
+            attempted_at=int(data.get("attempted_at", 0)),
             adopted=bool(data.get("adopted", False)),
             claim=data.get("claim"),
             claim_expires=int(data.get("claim_expires", 0)),
@@ -190,31 +192,70 @@ class Ledger:
 
     # ------------------------------------------------------------------ desired state
 
-    def add_owner(self, issue_id: str, ticket_id: str, issue_key: str, owner: str) -> None:
+    def add_owner(
+        self, issue_id: str, ticket_id: str, issue_key: str, owner: str, *, version: int | None = None
+    ) -> bool:
+        """Record that ``owner`` wants the pair linked. With a ``version``, an older event than the one that
+        last set this owner's claim does nothing (returns False)."""
         now = int(time.time())
-        self._call(
+        update = (
+            "SET issue_id = :i, ticket_id = :t, issue_key = :k, gsi1pk = :g1, gsi1sk = :g2, "
+            "created_at = if_not_exists(created_at, :now), updated_at = :now, "
+            "#st = if_not_exists(#st, :pending)"
+        )
+        names = {"#st": "state"}
+        values: dict[str, Any] = {
+            "i": issue_id,
+            "t": ticket_id,
+            "k": issue_key,
+            "g1": _ticket_pk(ticket_id),
+            "g2": _issue_pk(issue_id),
+            "now": now,
+            "pending": "pending",
+            "o": {owner},
+        }
+        kwargs: dict[str, Any] = {}
+        if version is not None:
+            update += ", #ov = :v"
+            names["#ov"] = f"{owner}_v"
+            values["v"] = version
+            kwargs["ConditionExpression"] = "attribute_not_exists(#ov) OR #ov <= :v"
+        return self._conditional(
+            "update_item",
+            Key=_key(issue_id, ticket_id),
+            UpdateExpression=update + " ADD owners :o",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_values(**values),
+            **kwargs,
+        )
+
+    def remove_owner(self, issue_id: str, ticket_id: str, owner: str, *, version: int) -> bool:
+        """Drop ``owner``'s claim as of ``version``. Writes the version even where the pair has no record yet,
+        so an older event arriving later cannot add the claim back."""
+        return self._conditional(
             "update_item",
             Key=_key(issue_id, ticket_id),
             UpdateExpression=(
-                "SET issue_id = :i, ticket_id = :t, issue_key = :k, gsi1pk = :g1, gsi1sk = :g2, "
+                "SET issue_id = :i, ticket_id = :t, gsi1pk = :g1, gsi1sk = :g2, "
                 "created_at = if_not_exists(created_at, :now), updated_at = :now, "
-                "#st = if_not_exists(#st, :pending) ADD owners :o"
+                "#st = if_not_exists(#st, :pending), #ov = :v DELETE owners :o"
             ),
-            ExpressionAttributeNames={"#st": "state"},
+            ConditionExpression="attribute_not_exists(#ov) OR #ov <= :v",
+            ExpressionAttributeNames={"#st": "state", "#ov": f"{owner}_v"},
             ExpressionAttributeValues=_values(
                 i=issue_id,
                 t=ticket_id,
-                k=issue_key,
                 g1=_ticket_pk(ticket_id),
                 g2=_issue_pk(issue_id),
-                now=now,
+                now=int(time.time()),
                 pending="pending",
+                v=version,
                 o={owner},
             ),
         )
 
     def remove_owners(self, issue_id: str, ticket_id: str, owners: Iterable[str] | None = None) -> None:
-        """Remove some owners, or all of them (None), from a pair that exists."""
+        """Remove some owners, or all of them (None), from a pair that exists, whatever their versions."""
         names = set(owners) if owners is not None else None
         if names is not None and not names:
             return
@@ -226,6 +267,54 @@ class Ledger:
             UpdateExpression=update,
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues=values,
+        )
+
+    def swap_field_set(self, kind: str, entity_id: str, values: set[str], version: int) -> set[str] | None:
+        """Store what an issue's (kind "issue") or ticket's field lists as of ``version``; returns what it
+        listed before, or None when a newer version is already stored (this event is stale)."""
+        key = (
+            {"pk": {"S": _issue_pk(entity_id)}, "sk": {"S": "JIRA_FIELD"}}
+            if kind == "issue"
+            else {"pk": {"S": _ticket_pk(entity_id)}, "sk": {"S": "ZENDESK_FIELD"}}
+        )
+        update = "SET version = :v, vals = :vals" if values else "SET version = :v REMOVE vals"
+        try:
+            answer = self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(version) OR version <= :v",
+                ExpressionAttributeValues=_values(v=version, **({"vals": set(values)} if values else {})),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError:
+            return None
+        old = answer.get("Attributes", {}).get("vals")
+        return {str(v) for v in _de.deserialize(old)} if old else set()
+
+    def acquire_lock(self, name: str, token: str, *, lease_seconds: float) -> bool:
+        """A short lease so only one delivery at a time reads and applies one entity's truth."""
+        now = int(time.time() * 1000)
+        return self._conditional(
+            "put_item",
+            Item={
+                "pk": {"S": f"LOCK#{name}"},
+                "sk": {"S": "LOCK"},
+                "token": {"S": token},
+                "lease_until": {"N": str(now + int(lease_seconds * 1000))},
+                "expiration": {"N": str(now // 1000 + 3600)},
+            },
+            ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
+            ExpressionAttributeValues={":now": {"N": str(now)}},
+        )
+
+    def release_lock(self, name: str, token: str) -> None:
+        self._conditional(
+            "delete_item",
+            Key={"pk": {"S": f"LOCK#{name}"}, "sk": {"S": "LOCK"}},
+            ConditionExpression="#tk = :t",
+            ExpressionAttributeNames={"#tk": "token"},
+            ExpressionAttributeValues={":t": {"S": token}},
         )
 
     def put_tombstone(self, kind: str, entity_id: str) -> None:
@@ -245,29 +334,6 @@ class Ledger:
         pk = _issue_pk(entity_id) if kind == "issue" else _ticket_pk(entity_id)
         self._call("delete_item", Key={"pk": {"S": pk}, "sk": {"S": "DELETED"}})
 
-    def zendesk_field_issues(self, ticket_id: str) -> set[str]:
-        """The issue ids the ticket's Zendesk field listed last time (consistent read, unlike the index)."""
-        key = {"pk": {"S": _ticket_pk(ticket_id)}, "sk": {"S": "ZENDESK_FIELD"}}
-        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item") or {}
-        return {str(i) for i in _de.deserialize(item["issues"])} if "issues" in item else set()
-
-    def set_zendesk_field_issues(self, ticket_id: str, issue_ids: set[str]) -> None:
-        key = {"pk": {"S": _ticket_pk(ticket_id)}, "sk": {"S": "ZENDESK_FIELD"}}
-        if issue_ids:
-            self._call("put_item", Item={**key, "issues": _ser.serialize(set(issue_ids))})
-        else:
-            self._call("delete_item", Key=key)
-
-    def advance_jira_version(self, issue_id: str, timestamp: int) -> bool:
-        """Record the newest Jira event applied to an issue's field; False if a newer one was."""
-        return self._conditional(
-            "update_item",
-            Key={"pk": {"S": _issue_pk(issue_id)}, "sk": {"S": "JIRA_FIELD_VERSION"}},
-            UpdateExpression="SET version = :v",
-            ConditionExpression="attribute_not_exists(version) OR version <= :v",
-            ExpressionAttributeValues=_values(v=timestamp),
-        )
-
     # ------------------------------------------------------------------ claims around API calls
 
     def claim(
@@ -282,7 +348,7 @@ class Ledger:
         now = int(time.time() * 1000)  # milliseconds: the serializer takes ints, not floats
         update = "SET claim = :c, claim_expires = :e"
         if creating:
-            update += ", create_attempted = :true"
+            update += ", create_attempted = :true, attempted_at = :now"
         try:
             answer = self._call(
                 "update_item",
@@ -303,15 +369,19 @@ class Ledger:
             return None
         return LinkRecord.from_item(answer["Attributes"])
 
-    def release_claim(self, issue_id: str, ticket_id: str, token: str, *, create_attempted: bool) -> None:
-        """Give the pair back untouched (``create_attempted`` as it was before the claim)."""
-        self._finish(
-            issue_id,
-            ticket_id,
-            token,
-            "SET updated_at = :now, create_attempted = :ca REMOVE claim, claim_expires",
-            ca=create_attempted,
-        )
+    def release_claim(
+        self, issue_id: str, ticket_id: str, token: str, *, create_attempted: bool, attempted_at: int
+    ) -> None:
+        """Give the pair back untouched: ``create_attempted``/``attempted_at`` as they were before the claim
+        (no call was made under it)."""
+        update = "SET updated_at = :now, create_attempted = :ca"
+        values: dict[str, Any] = {"ca": create_attempted}
+        if attempted_at:
+            update += ", attempted_at = :at REMOVE claim, claim_expires"
+            values["at"] = attempted_at
+        else:
+            update += " REMOVE claim, claim_expires, attempted_at"
+        self._finish(issue_id, ticket_id, token, update, **values)
 
     def finish_linked(
         self, issue_id: str, ticket_id: str, token: str, *, link_id: int, adopted: bool
@@ -338,25 +408,27 @@ class Ledger:
             f=False,
         )
 
-    def release(self, issue_id: str, ticket_id: str, token: str, *, error: str, failed: bool = False) -> None:
-        """Give the pair back after a failed call, noting why."""
+    def release(
+        self,
+        issue_id: str,
+        ticket_id: str,
+        token: str,
+        *,
+        error: str,
+        failed: bool = False,
+        answered: bool = False,
+    ) -> None:
+        """Give the pair back after a failed call, noting why. ``answered``: the vendor replied, so the call
+        is over and cannot land later (no need to wait before looking for it)."""
+        update = "SET last_error = :e, updated_at = :now"
+        values: dict[str, Any] = {"e": error[:500]}
         if failed:
-            self._finish(
-                issue_id,
-                ticket_id,
-                token,
-                "SET last_error = :e, #st = :s, updated_at = :now REMOVE claim, claim_expires",
-                e=error[:500],
-                s="failed",
-            )
-        else:
-            self._finish(
-                issue_id,
-                ticket_id,
-                token,
-                "SET last_error = :e, updated_at = :now REMOVE claim, claim_expires",
-                e=error[:500],
-            )
+            update += ", #st = :s"
+            values["s"] = "failed"
+        update += " REMOVE claim, claim_expires"
+        if answered:
+            update += ", attempted_at"
+        self._finish(issue_id, ticket_id, token, update, **values)
 
     def _finish(self, issue_id: str, ticket_id: str, token: str, update: str, **values: Any) -> None:
         names = {"#st": "state"} if "#st" in update else {}

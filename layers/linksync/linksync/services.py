@@ -80,6 +80,7 @@ def build_services(
         budget=ZendeskBudget(settings.links_table_name, settings.zendesk_calls_per_minute, client=dynamodb),
     )
     sync.defer_below = 2 * sum(timeout) + 1
+    sync.settle_seconds = timeout[1] + 1  # a request that was sent can only land within its read timeout
     return Services(settings=settings, secrets=secrets, sync=sync, dynamodb=dynamodb)
 
 

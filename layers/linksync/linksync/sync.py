@@ -10,6 +10,7 @@ when it runs, so replays, duplicates, out-of-order deliveries and late retries a
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,17 +21,30 @@ from .budget import ZendeskBudget
 from .events import JiraEvent, ZendeskEvent
 from .fields import parse_issue_keys, parse_ticket_ids
 from .jira import JiraIssueRef
-from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, PairState
+from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord, PairState
 from .retry_queue import RetryQueue
 from .zendesk import JiraLink, Ticket
 
 CLAIM_LEASE_SECONDS = 30.0
 CONTENTION_RETRY_AFTER = 5.0
+TICKET_LOCK_SECONDS = 60.0
+# A create that timed out may still land a little later. Until this long after it, not finding it is not
+# proof it failed: wait rather than POST again (services set it from the vendor timeouts).
+SETTLE_SECONDS = 10.0
+
+
+class _SettlingError(Exception):
+    """An earlier create may still be in flight; look again after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"an earlier create may still land; waiting {wait:.1f}s")
+        self.wait = wait
+
+
 # Below this much time left in the invocation, a pair is queued instead of called inline, so no call is
 # still running when Lambda's timeout hits. Services set it from the vendor timeouts: a reconcile makes
 # at most two calls that can each take connect + read timeout.
 DEFER_BELOW_SECONDS = 2 * (3.05 + 5.0) + 1
-_MISSING: Any = object()
 
 
 class ZendeskApi(Protocol):
@@ -126,6 +140,7 @@ class SyncService:
         # Seconds left in the current invocation; the handler sets it from the Lambda context.
         self.time_left: Callable[[], float] = lambda: float("inf")
         self.defer_below = DEFER_BELOW_SECONDS
+        self.settle_seconds = SETTLE_SECONDS
 
     def _over_budget(self, operation: dict[str, Any], outcome: Outcome) -> bool:
         """True (and the operation queued for the next minute) when the Zendesk allowance is spent."""
@@ -151,10 +166,6 @@ class SyncService:
             return self.purge("issue", event.issue_id)
         if self.ledger.is_tombstoned("issue", event.issue_id):
             return Outcome(ignored="issue was deleted")
-        if event.timestamp is not None and not self.ledger.advance_jira_version(
-            event.issue_id, event.timestamp
-        ):
-            return Outcome(ignored="a newer event for this issue was already applied")
         parsed = parse_ticket_ids(event.field_value)
         outcome = Outcome()
         if parsed.rejected:
@@ -162,7 +173,10 @@ class SyncService:
                 "ignoring values in the Jira ticket field", extra={"rejected": parsed.rejected[:10]}
             )
             outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not ticket ids")
-        pairs = self._set_desired_for_issue(event.issue_id, event.issue_key, parsed.values)
+        version = event.timestamp if event.timestamp is not None else int(time.time() * 1000)
+        pairs = self._set_desired_for_issue(event.issue_id, event.issue_key, parsed.values, version)
+        if pairs is None:
+            return Outcome(ignored="a newer event for this issue was already applied")
         return outcome.merge(self.reconcile_all(pairs))
 
     def handle_zendesk(self, event: ZendeskEvent) -> Outcome:
@@ -175,8 +189,7 @@ class SyncService:
             )
         if event.action == "restore":
             return self.restore_ticket(event.ticket_id)
-        if event.action == "sync_value":
-            return self.sync_ticket(event.ticket_id, event.field_value)
+        # Event subscriptions and the trigger body alike: the Tickets API's current value is the truth.
         return self.sync_ticket(event.ticket_id)
 
     # ------------------------------------------------------------------ retry-queue operations
@@ -187,7 +200,7 @@ class SyncService:
         if op == "reconcile":
             return self.reconcile(str(operation["issue_id"]), str(operation["ticket_id"]), operation)
         if op == "sync_ticket":
-            return self.sync_ticket(str(operation["ticket_id"]), _MISSING, operation)
+            return self.sync_ticket(str(operation["ticket_id"]), operation)
         if op == "purge":
             return self.purge(str(operation["kind"]), str(operation["id"]), operation)
         if op == "delete_link":
@@ -197,77 +210,95 @@ class SyncService:
     # ------------------------------------------------------------------ desired state
 
     def _set_desired_for_issue(
-        self, issue_id: str, issue_key: str, ticket_ids: Iterable[str]
-    ) -> list[tuple[str, str]]:
+        self, issue_id: str, issue_key: str, ticket_ids: Iterable[str], version: int
+    ) -> list[tuple[str, str]] | None:
+        """Make the Jira field's claims match ``ticket_ids`` as of ``version`` (the event's timestamp).
+
+        Every write is conditional on the version, so two events for one issue handled at the same time, or
+        in the wrong order, end with the newer one's tickets whatever order their writes land in. None when
+        a newer event was already applied.
+        """
         wanted = set(ticket_ids)
+        before = self.ledger.swap_field_set("issue", issue_id, wanted, version)
+        if before is None:
+            return None
         current = {rec.ticket_id: rec for rec in self.ledger.links_for_issue(issue_id)}
         pairs: list[tuple[str, str]] = []
         for ticket_id in sorted(wanted):
-            rec = current.get(ticket_id)
-            if rec is None or JIRA_OWNER not in rec.owners or rec.issue_key != issue_key:
-                self.ledger.add_owner(issue_id, ticket_id, issue_key, JIRA_OWNER)
+            self.ledger.add_owner(issue_id, ticket_id, issue_key, JIRA_OWNER, version=version)
             pairs.append((issue_id, ticket_id))
-        for ticket_id, rec in current.items():
-            if ticket_id not in wanted and JIRA_OWNER in rec.owners:
-                self.ledger.remove_owners(issue_id, ticket_id, [JIRA_OWNER])
-                pairs.append((issue_id, ticket_id))
+        owned = before | {t for t, rec in current.items() if JIRA_OWNER in rec.owners}
+        for ticket_id in sorted(owned - wanted):
+            self.ledger.remove_owner(issue_id, ticket_id, JIRA_OWNER, version=version)
+            pairs.append((issue_id, ticket_id))
         return pairs
 
     def _set_desired_for_ticket(
-        self, ticket_id: str, issues: Iterable[JiraIssueRef]
+        self, ticket_id: str, issues: Iterable[JiraIssueRef], version: int
     ) -> list[tuple[str, str]]:
+        """Make the Zendesk field's claims match ``issues``; the caller holds the ticket's lock."""
         wanted = {ref.id: ref for ref in issues}
+        before = self.ledger.swap_field_set("ticket", ticket_id, set(wanted), version) or set()
         current = {rec.issue_id: rec for rec in self.ledger.links_for_ticket(ticket_id)}
-        # The index lags its table a little; the per-ticket list written below does not.
-        previous = self.ledger.zendesk_field_issues(ticket_id)
         pairs: list[tuple[str, str]] = []
         for issue_id, ref in sorted(wanted.items()):
-            rec = current.get(issue_id)
-            if rec is None or ZENDESK_OWNER not in rec.owners or rec.issue_key != ref.key:
-                self.ledger.add_owner(issue_id, ticket_id, ref.key, ZENDESK_OWNER)
+            self.ledger.add_owner(issue_id, ticket_id, ref.key, ZENDESK_OWNER, version=version)
             pairs.append((issue_id, ticket_id))
-        owned = previous | {i for i, rec in current.items() if ZENDESK_OWNER in rec.owners}
+        # The index lags its table a little; the field's previous value, read with the swap, does not.
+        owned = before | {i for i, rec in current.items() if ZENDESK_OWNER in rec.owners}
         for issue_id in sorted(owned - set(wanted)):
-            self.ledger.remove_owners(issue_id, ticket_id, [ZENDESK_OWNER])
+            self.ledger.remove_owner(issue_id, ticket_id, ZENDESK_OWNER, version=version)
             pairs.append((issue_id, ticket_id))
-        if previous != set(wanted):
-            self.ledger.set_zendesk_field_issues(ticket_id, set(wanted))
         return pairs
 
-    def sync_ticket(
-        self, ticket_id: str, field_value: Any = _MISSING, operation: dict[str, Any] | None = None
-    ) -> Outcome:
-        """Make the ticket's field-owned links match its Jira-keys field (read from Zendesk unless given)."""
-        """Make the ticket's field-owned links match its Jira-keys field (read from Zendesk unless given)."""
+    def sync_ticket(self, ticket_id: str, operation: dict[str, Any] | None = None) -> Outcome:
+        """Make the ticket's Zendesk-field links match the field's current value, read from Zendesk.
+
+        One delivery at a time per ticket (a short lease): whoever reads last applies last, so two changes
+        handled at once cannot leave the older value in force.
+        """
         op = operation or {"op": "sync_ticket", "ticket_id": ticket_id}
         if self.ledger.is_tombstoned("ticket", ticket_id):
             return Outcome(ignored="ticket was deleted")
         outcome = Outcome()
-        if field_value is _MISSING and self._over_budget(op, outcome):
+        if self._over_budget(op, outcome):
+            return outcome
+        token = uuid.uuid4().hex
+        lock = f"TICKET#{ticket_id}"
+        if not self.ledger.acquire_lock(lock, token, lease_seconds=TICKET_LOCK_SECONDS):
+            self.queue.schedule(
+                {**op, "attempt": int(op.get("attempt", 0)) - 1}, retry_after=CONTENTION_RETRY_AFTER
+            )
+            outcome.queued += 1
             return outcome
         try:
-            if field_value is _MISSING:
-                field_value = self.zendesk.get_ticket(ticket_id).field_value(self.zendesk_issue_field)
-            parsed = parse_issue_keys(field_value)
-            if parsed.rejected:
-                self.log.warning(
-                    "ignoring values in the Zendesk issue field", extra={"rejected": parsed.rejected[:10]}
-                )
-                outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not Jira keys")
-            refs: list[JiraIssueRef] = []
-            for key in parsed.values:
-                try:
-                    refs.append(self.jira.resolve_issue_id(key))
-                except errors.NotFoundError:
-                    self.log.warning("Jira issue not found; not linking it", extra={"issue_key": key})
-                    outcome.notes.append(f"{key} does not exist in Jira")
-        except errors.NotFoundError as e:
-            if isinstance(e, errors.ZendeskError):
-                return outcome.merge(Outcome(ignored="ticket not found in Zendesk"))
-            raise
-        except errors.ApiError as e:
-            return outcome.merge(self._failed(op, e))
-        pairs = self._set_desired_for_ticket(ticket_id, refs)
+            try:
+                ticket = self.zendesk.get_ticket(ticket_id)
+                version = int(time.time() * 1000)
+                parsed = parse_issue_keys(ticket.field_value(self.zendesk_issue_field))
+                if parsed.rejected:
+                    self.log.warning(
+                        "ignoring values in the Zendesk issue field", extra={"rejected": parsed.rejected[:10]}
+                    )
+                    outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not Jira keys")
+                refs: list[JiraIssueRef] = []
+                for key in parsed.values:
+                    try:
+                        refs.append(self.jira.resolve_issue_id(key))
+                    except errors.NotFoundError as e:
+                        if isinstance(e, errors.ZendeskError):
+                            raise
+                        self.log.warning("Jira issue not found; not linking it", extra={"issue_key": key})
+                        outcome.notes.append(f"{key} does not exist in Jira")
+            except errors.NotFoundError as e:
+                if isinstance(e, errors.ZendeskError):
+                    return outcome.merge(Outcome(ignored="ticket not found in Zendesk"))
+                raise
+            except errors.ApiError as e:
+                return outcome.merge(self._failed(op, e))
+            pairs = self._set_desired_for_ticket(ticket_id, refs, version)
+        finally:
+            self.ledger.release_lock(lock, token)
         return outcome.merge(self.reconcile_all(pairs))
 
     def purge(
@@ -381,13 +412,32 @@ class SyncService:
             if _settled(fresh) or (fresh.desired and not creating):
                 # Someone finished (or changed) this pair between our read and our claim: look again.
                 self.ledger.release_claim(
-                    issue_id, ticket_id, token, create_attempted=before.create_attempted
+                    issue_id,
+                    ticket_id,
+                    token,
+                    create_attempted=before.create_attempted,
+                    attempted_at=before.attempted_at,
                 )
                 continue
             try:
                 outcome.merge(self._apply(fresh, token))
+            except _SettlingError as wait:
+                self.ledger.release_claim(
+                    issue_id, ticket_id, token, create_attempted=True, attempted_at=before.attempted_at
+                )
+                self.queue.schedule({**op, "attempt": int(op.get("attempt", 0)) - 1}, retry_after=wait.wait)
+                outcome.queued += 1
+                return outcome
             except errors.ApiError as e:
-                self.ledger.release(issue_id, ticket_id, token, error=str(e), failed=not e.retryable)
+                # An answer, even an error, means the request is over: nothing of it can land later.
+                self.ledger.release(
+                    issue_id,
+                    ticket_id,
+                    token,
+                    error=str(e),
+                    failed=not e.retryable,
+                    answered=e.status is not None,
+                )
                 return outcome.merge(self._failed(op, e))
             except BaseException:
                 self.ledger.release(issue_id, ticket_id, token, error="interrupted")
@@ -397,27 +447,50 @@ class SyncService:
             outcome.queued += 1
         return outcome
 
-    def _find_link(self, issue_id: str, ticket_id: str) -> JiraLink | None:
-        for link in self.zendesk.iter_links(ticket_id=ticket_id):
-            if link.issue_id == issue_id and link.ticket_id == ticket_id:
-                return link
-        return None
+    def _find_links(self, issue_id: str, ticket_id: str) -> list[JiraLink]:
+        """The ticket's links to this issue, oldest first (several only if Zendesk accepted a repeat)."""
+        found = [
+            link
+            for link in self.zendesk.iter_links(ticket_id=ticket_id)
+            if link.issue_id == issue_id and link.ticket_id == ticket_id
+        ]
+        return sorted(found, key=lambda link: link.id)
+
+    def _check_settled_attempt(self, rec: LinkRecord) -> None:
+        if rec.create_attempted and rec.attempted_at:
+            wait = rec.attempted_at / 1000 + self.settle_seconds - time.time()
+            if wait > 0:
+                raise _SettlingError(wait)
+
+    def _delete_extras(self, links: list[JiraLink], ids: dict[str, str]) -> int:
+        deleted = 0
+        for extra in links:
+            try:
+                self.zendesk.delete_link(extra.id)
+                deleted += 1
+            except errors.NotFoundError:
+                pass
+            self.log.warning("deleted a duplicate link", extra={**ids, "link_id": extra.id})
+        if deleted:
+            self._count("LinksDeleted", deleted)
+        return deleted
 
     def _apply(self, state: PairState, token: str) -> Outcome:
         rec = state.record
         assert rec is not None  # nosec B101  # narrowing: _settled() was False, so a record exists
         ids = {"issue_id": rec.issue_id, "ticket_id": rec.ticket_id}
         if state.desired:
-            existing = self._find_link(rec.issue_id, rec.ticket_id) if rec.create_attempted else None
-            if existing is None:
+            found = self._find_links(rec.issue_id, rec.ticket_id) if rec.create_attempted else []
+            if not found:
+                self._check_settled_attempt(rec)
                 try:
                     link = self.zendesk.create_link(
                         issue_id=rec.issue_id, issue_key=rec.issue_key, ticket_id=rec.ticket_id
                     )
                 except errors.ValidationError:
                     # Zendesk refuses a second link for the same pair: adopt the one it has.
-                    existing = self._find_link(rec.issue_id, rec.ticket_id)
-                    if existing is None:
+                    found = self._find_links(rec.issue_id, rec.ticket_id)
+                    if not found:
                         raise
                 else:
                     self.ledger.finish_linked(
@@ -428,27 +501,29 @@ class SyncService:
                         "created link", extra={**ids, "link_id": link.id, "issue_key": rec.issue_key}
                     )
                     return Outcome(created=1)
-            self.ledger.finish_linked(rec.issue_id, rec.ticket_id, token, link_id=existing.id, adopted=True)
+            keep, extras = found[0], found[1:]
+            self.ledger.finish_linked(rec.issue_id, rec.ticket_id, token, link_id=keep.id, adopted=True)
             self._count("LinksAdopted")
-            self.log.info("adopted existing link", extra={**ids, "link_id": existing.id})
-            return Outcome(adopted=1)
+            self.log.info("adopted existing link", extra={**ids, "link_id": keep.id})
+            return Outcome(adopted=1, deleted=self._delete_extras(extras, ids))
 
-        link_id = rec.link_id
-        if link_id is None and rec.create_attempted:
-            found = self._find_link(rec.issue_id, rec.ticket_id)
-            link_id = found.id if found else None
+        targets = [rec.link_id] if rec.link_id is not None else []
+        if rec.link_id is None and rec.create_attempted:
+            targets = [link.id for link in self._find_links(rec.issue_id, rec.ticket_id)]
+            if not targets:
+                self._check_settled_attempt(rec)
         deleted = 0
-        if link_id is not None:
+        for link_id in targets:
             try:
                 self.zendesk.delete_link(link_id)
-                deleted = 1
+                deleted += 1
             except errors.NotFoundError:
                 pass
         self.ledger.finish_unlinked(rec.issue_id, rec.ticket_id, token)
         if deleted:
-            self._count("LinksDeleted")
-            self.log.info("deleted link", extra={**ids, "link_id": link_id})
-        return Outcome(deleted=deleted, unchanged=1 - deleted)
+            self._count("LinksDeleted", deleted)
+            self.log.info("deleted link", extra={**ids, "link_ids": targets})
+        return Outcome(deleted=deleted, unchanged=0 if deleted else 1)
 
     # ------------------------------------------------------------------ failures
 
