@@ -53,7 +53,7 @@ def _id(value: Any, what: str) -> str:
     text = str(value).strip()
     if not text.isdigit() or not text.isascii() or len(text) > 19 or int(text) <= 0:
         raise InvalidPayloadError(f"{what} must be a string of digits")
-    return text
+    return str(int(text))  # "007" and "7" are the same issue or ticket
 
 
 def parse_jira(payload: Any, *, ticket_field: str) -> JiraEvent:

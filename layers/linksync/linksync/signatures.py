@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
+from typing import Any
 from datetime import UTC, datetime
 
 from .errors import InvalidSignatureError
@@ -23,10 +24,13 @@ ZENDESK_TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
 ZENDESK_TOLERANCE_SECONDS = 300
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def _header(headers: Any, name: str) -> str | None:
+    """A header's value, case-insensitively; anything that is not a mapping of strings counts as absent."""
+    if not isinstance(headers, Mapping):
+        return None
     for key, value in headers.items():
-        if key.lower() == name:
-            return value
+        if isinstance(key, str) and key.lower() == name:
+            return value if isinstance(value, str) else None
     return None
 
 
@@ -42,7 +46,7 @@ def sign_jira(body: bytes, secret: str) -> dict[str, str]:
     return {"X-Hub-Signature": f"sha256={digest}"}
 
 
-def verify_jira(headers: Mapping[str, str], body: bytes, secret: str) -> None:
+def verify_jira(headers: Any, body: bytes, secret: str) -> None:
     """``X-Hub-Signature: sha256=<hex HMAC-SHA256(body)>``; raises InvalidSignatureError."""
     key = _require_secret(secret)
     value = _header(headers, JIRA_HEADER)
@@ -77,13 +81,13 @@ def _parse_timestamp(value: str) -> float:
         if parsed.tzinfo is None:
             raise InvalidSignatureError("X-Zendesk-Webhook-Signature-Timestamp needs a time zone")
         return parsed.timestamp()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(text)
     raise InvalidSignatureError("X-Zendesk-Webhook-Signature-Timestamp is not a timestamp")
 
 
 def verify_zendesk(
-    headers: Mapping[str, str],
+    headers: Any,
     body: bytes,
     secret: str,
     *,

@@ -129,7 +129,7 @@ class WebhookHandler:
             self._log.append_keys(**{k: v for k, v in keys.items() if v})
 
     def _verify(self, svc: Services, event: dict[str, Any], body: bytes) -> None:
-        headers = event.get("headers") or {}
+        headers = event.get("headers")
         if self.source == "jira":
             signatures.verify_jira(headers, body, svc.secrets.jira_webhook_secret)
         else:
