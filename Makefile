@@ -16,7 +16,7 @@ SAM      := $(SAM_VENV)/bin/sam
 SAM_PATH := $(dir $(PY312)):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help install demo serve send invoke test soak lint typecheck validate scan build check deploy secret clean print-python
+.PHONY: help install demo serve send invoke test soak bench lint typecheck validate scan build check deploy secret clean print-python
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ invoke: $(VENV)/.installed ## run FUNCTION=<LogicalId> once on EVENT=events/<fil
 
 test: $(VENV)/.installed ## run the test suite (unit + integration; moto and the sandbox on 127.0.0.1)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+BENCH_ARGS ?=
+bench: $(VENV)/.installed ## ratios against same-run baselines -> .aws-sam/bench-results.json (BENCH_ARGS=--quick|--full)
+	$(PY) -m tests.local.bench $(BENCH_ARGS)
 
 SOAK_ARGS ?= --events 1000 --fault-rate 0.3
 soak: $(VENV)/.installed ## seeded random workload under faults: lost / duplicate / orphan links (SOAK_ARGS=...)

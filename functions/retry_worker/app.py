@@ -9,24 +9,24 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linksync.config import Cached
+from linksync.observability import capture_lambda_handler
 from linksync.services import build_services
 from linksync.worker import RetryWorker
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 SERVICES = Cached(partial(build_services, metrics=metrics, logger=logger))
 processor = BatchProcessor(event_type=EventType.SQS)
 worker = RetryWorker(SERVICES.get, logger=logger)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     worker.start(context)

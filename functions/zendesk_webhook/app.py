@@ -9,23 +9,23 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from linksync.config import Cached
+from linksync.observability import capture_lambda_handler
 from linksync.services import build_services
 from linksync.webhook import WebhookHandler
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 SERVICES = Cached(partial(build_services, metrics=metrics, logger=logger))
 handle = WebhookHandler("zendesk", SERVICES.get, logger=logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event, context)

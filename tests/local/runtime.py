@@ -117,6 +117,8 @@ def _serve(logical_id: str, port: int) -> None:
     handler = load_handler(logical_id)  # import (the cold start) happens once, before the first invoke
 
     class Invocations(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             pass
 

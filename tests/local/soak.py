@@ -87,6 +87,7 @@ class SoakReport:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     retry_batches: int = 0
     seconds: float = 0.0
+    diagnostics: list[str] = field(default_factory=list)
 
     @property
     def transient_dead_letters(self) -> list[dict[str, Any]]:
@@ -138,6 +139,8 @@ class SoakReport:
             f"({len(self.transient_dead_letters)} transient) "
             f"{Counter(str(d.get('reason', {}).get('status')) for d in self.dead_letters).most_common()}",
             f"time                       {self.seconds:.1f}s",
+            *[f"  why: {line}" for line in self.diagnostics],
+            *[f"  transient dead letter: {json.dumps(d)[:400]}" for d in self.transient_dead_letters],
             "",
             f"FIGURES: {self.figure_line()}",
             "OK" if self.ok else "FAILED: something was lost, doubled, orphaned or wrongly dead-lettered",
@@ -518,6 +521,17 @@ def _compare(report: SoakReport, world: World, stack: LocalStack, sandbox: Vendo
         elif pair in actual and pair not in world.manual:
             report.ledger_mismatches.append(f"ledger says {pair} is {item.get('state')}, Zendesk has it")
     report.dead_letters = stack.queue_messages("RetryDeadLetterQueue")
+    ledger = {(str(i["issue_id"]), str(i["ticket_id"])): i for i in stack.ledger_links()}
+    key_of = {v["id"]: k for k, v in world.issues.items()}
+    for pair in [*report.lost, *report.orphans]:
+        issue = world.issues.get(key_of.get(pair[0], ""), {})
+        ticket = world.tickets.get(pair[1], {})
+        item = {k: v for k, v in ledger.get(pair, {}).items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")}
+        report.diagnostics.append(
+            f"{pair}: issue {key_of.get(pair[0])} tickets={sorted(issue.get('tickets', []))} "
+            f"deleted={issue.get('deleted')}; ticket keys={sorted(ticket.get('keys', []))} "
+            f"deleted={ticket.get('deleted')} manual={ticket.get('manual')}; ledger={item}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

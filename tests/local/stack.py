@@ -181,8 +181,32 @@ class LocalStack:
                 if attr == "Arn":
                     return self.queue_arn(logical)
                 return self.physical[logical]
+            if "Fn::If" in value:
+                condition, when_true, when_false = value["Fn::If"]
+                return self.resolve(when_true if self.condition(condition) else when_false)
             raise KeyError(f"unsupported intrinsic {sorted(value)}")
         return str(value)
+
+    def condition(self, name: str) -> bool:
+        """Evaluate one of the template's Conditions (Equals, Not, And, Or, Condition) with our parameters."""
+
+        def evaluate(node: Any) -> Any:
+            if isinstance(node, dict):
+                if "Fn::Equals" in node:
+                    a, b = node["Fn::Equals"]
+                    return str(evaluate(a)) == str(evaluate(b))
+                if "Fn::Not" in node:
+                    return not evaluate(node["Fn::Not"][0])
+                if "Fn::And" in node:
+                    return all(evaluate(n) for n in node["Fn::And"])
+                if "Fn::Or" in node:
+                    return any(evaluate(n) for n in node["Fn::Or"])
+                if "Condition" in node:
+                    return self.condition(node["Condition"])
+                return self.resolve(node)
+            return node
+
+        return bool(evaluate(load_template()["Conditions"][name]))
 
     def function_env(self, logical_id: str) -> dict[str, str]:
         props = {

@@ -43,6 +43,12 @@ class FakeZendesk:
         if self.links.pop(link_id, None) is None:
             raise errors.ZendeskNotFoundError("gone", status=404)
 
+    def show_link(self, link_id: int) -> JiraLink:
+        self.calls.append(f"GET {link_id}")
+        if link_id not in self.links:
+            raise errors.ZendeskNotFoundError("gone", status=404)
+        return self.links[link_id]
+
     def iter_links(self, *, ticket_id: str | None = None, page_size: int = 100) -> Iterator[JiraLink]:
         self.calls.append(f"LIST ticket={ticket_id}")
         return iter([x for x in self.links.values() if ticket_id is None or x.ticket_id == ticket_id])
@@ -318,3 +324,24 @@ def test_repeated_links_are_cleaned_up_when_adopting(
 
     assert (outcome.adopted, outcome.deleted) == (1, 1)
     assert list(zendesk.links) == [first.id]
+
+
+def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_again(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    svc, zendesk, _ = service
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)
+    svc.reconcile("1", "10")
+    (link_id,) = zendesk.links
+    svc.ledger.remove_owners("1", "10", [JIRA_OWNER])
+    zendesk.links.clear()  # the DELETE is applied...
+    zendesk.fail.append(errors.ZendeskUnavailableError("connection dropped"))  # ...but its answer is lost
+    assert svc.reconcile("1", "10").queued == 1
+    svc.ledger.add_owner("1", "10", "A-1", JIRA_OWNER)  # and the field wants the link again
+
+    outcome = svc.reconcile("1", "10")
+
+    assert outcome.created == 1
+    assert f"GET {link_id}" in zendesk.calls
+    (new_id,) = zendesk.links
+    assert svc.ledger.pair_state("1", "10").record.link_id == new_id  # type: ignore[union-attr]

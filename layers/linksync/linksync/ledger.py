@@ -61,6 +61,7 @@ class LinkRecord:
     state: str = "pending"
     create_attempted: bool = False
     attempted_at: int = 0  # epoch milliseconds of the last create attempt
+    link_uncertain: bool = False  # a delete of link_id failed without telling whether it happened
     adopted: bool = False
     claim: str | None = None
     claim_expires: int = 0  # epoch milliseconds
@@ -79,6 +80,7 @@ class LinkRecord:
             state=str(data.get("state", "pending")),
             create_attempted=bool(data.get("create_attempted", False)),
             attempted_at=int(data.get("attempted_at", 0)),
+            link_uncertain=bool(data.get("link_uncertain", False)),
             adopted=bool(data.get("adopted", False)),
             claim=data.get("claim"),
             claim_expires=int(data.get("claim_expires", 0)),
@@ -390,11 +392,12 @@ class Ledger:
             issue_id,
             ticket_id,
             token,
-            "SET link_id = :l, #st = :s, adopted = :a, updated_at = :now "
-            "REMOVE claim, claim_expires, last_error",
+            "SET link_id = :l, #st = :s, adopted = :a, create_attempted = :f, updated_at = :now "
+            "REMOVE claim, claim_expires, last_error, link_uncertain, attempted_at",
             l=link_id,
             s="linked",
             a=adopted,
+            f=False,
         )
 
     def finish_unlinked(self, issue_id: str, ticket_id: str, token: str) -> None:
@@ -403,7 +406,7 @@ class Ledger:
             ticket_id,
             token,
             "SET #st = :s, create_attempted = :f, updated_at = :now "
-            "REMOVE link_id, claim, claim_expires, last_error, adopted",
+            "REMOVE link_id, claim, claim_expires, last_error, adopted, link_uncertain",
             s="unlinked",
             f=False,
         )
@@ -417,14 +420,19 @@ class Ledger:
         error: str,
         failed: bool = False,
         answered: bool = False,
+        delete_failed: bool = False,
     ) -> None:
         """Give the pair back after a failed call, noting why. ``answered``: the vendor replied, so the call
-        is over and cannot land later (no need to wait before looking for it)."""
+        is over and cannot land later (no need to wait before looking for it). ``delete_failed``: a DELETE
+        of the pair's link failed, so whether the link still exists must be checked before relying on it."""
         update = "SET last_error = :e, updated_at = :now"
         values: dict[str, Any] = {"e": error[:500]}
         if failed:
             update += ", #st = :s"
             values["s"] = "failed"
+        if delete_failed:
+            update += ", link_uncertain = :u"
+            values["u"] = True
         update += " REMOVE claim, claim_expires"
         if answered:
             update += ", attempted_at"

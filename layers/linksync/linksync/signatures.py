@@ -13,8 +13,8 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 from .errors import InvalidSignatureError
 

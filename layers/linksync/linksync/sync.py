@@ -50,6 +50,7 @@ DEFER_BELOW_SECONDS = 2 * (3.05 + 5.0) + 1
 class ZendeskApi(Protocol):
     def create_link(self, *, issue_id: str, issue_key: str, ticket_id: str) -> JiraLink: ...
     def delete_link(self, link_id: int) -> None: ...
+    def show_link(self, link_id: int) -> JiraLink: ...
     def iter_links(self, *, ticket_id: str | None = None, page_size: int = 100) -> Iterator[JiraLink]: ...
     def iter_links_deprecated(
         self,
@@ -112,7 +113,7 @@ def _settled(state: PairState) -> bool:
     if rec is None:
         return True
     if state.desired:
-        return rec.link_id is not None
+        return rec.link_id is not None and not rec.link_uncertain
     return rec.link_id is None and not rec.create_attempted
 
 
@@ -331,7 +332,17 @@ class SyncService:
                 ]
         except errors.ApiError as e:
             return outcome.merge(self._failed(op, e))
+        # Links the ledger knows are being deleted (or queued for it) by the reconcile above; the rest were
+        # made elsewhere, e.g. by agents in Zendesk's Jira app.
+        ours = {rec.link_id for rec in records if rec.link_id is not None}
         for link in remaining:
+            if link.id in ours:
+                continue
+            if self.time_left() < self.defer_below:
+                # Out of time: the purge runs again from the queue and lists what is left.
+                self.queue.schedule({**op, "attempt": int(op.get("attempt", 0)) - 1})
+                outcome.queued += 1
+                break
             outcome.merge(
                 self.delete_link(
                     link.id,
@@ -420,7 +431,9 @@ class SyncService:
                 )
                 continue
             try:
-                outcome.merge(self._apply(fresh, token))
+                # If the wanted state changes while we call Zendesk, that change's own reconcile finds our
+                # claim and queues itself, so there is no need to read the pair again here.
+                return outcome.merge(self._apply(fresh, token))
             except _SettlingError as wait:
                 self.ledger.release_claim(
                     issue_id, ticket_id, token, create_attempted=True, attempted_at=before.attempted_at
@@ -437,6 +450,7 @@ class SyncService:
                     error=str(e),
                     failed=not e.retryable,
                     answered=e.status is not None,
+                    delete_failed=not fresh.desired and before.link_id is not None,
                 )
                 return outcome.merge(self._failed(op, e))
             except BaseException:
@@ -479,6 +493,17 @@ class SyncService:
         rec = state.record
         assert rec is not None  # nosec B101  # narrowing: _settled() was False, so a record exists
         ids = {"issue_id": rec.issue_id, "ticket_id": rec.ticket_id}
+        if state.desired and rec.link_id is not None and rec.link_uncertain:
+            # A delete of this link failed without an answer, then the link was wanted again: is it there?
+            try:
+                self.zendesk.show_link(rec.link_id)
+            except errors.NotFoundError:
+                pass
+            else:
+                self.ledger.finish_linked(
+                    rec.issue_id, rec.ticket_id, token, link_id=rec.link_id, adopted=rec.adopted
+                )
+                return Outcome(unchanged=1)
         if state.desired:
             found = self._find_links(rec.issue_id, rec.ticket_id) if rec.create_attempted else []
             if not found:

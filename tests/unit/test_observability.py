@@ -1,0 +1,52 @@
+"""Tracing stays out of the cold start unless it is on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from linksync import observability
+from tests.local.template import ROOT
+
+
+def _handler(event: dict[str, str], context: object) -> str:
+    return "ok"
+
+
+def test_off_returns_the_handler_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert observability.capture_lambda_handler(_handler) is _handler
+
+
+def test_on_wraps_it_with_the_powertools_tracer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    monkeypatch.setenv("POWERTOOLS_TRACE_MIDDLEWARES", "")
+    wrapped = observability.capture_lambda_handler(_handler)
+    assert wrapped is not _handler
+    assert wrapped.__wrapped__ is _handler  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("disabled", "imported"), [("true", False), ("false", True)])
+def test_the_xray_sdk_is_imported_only_when_tracing(disabled: str, imported: bool) -> None:
+    code = (
+        "import sys; from tests.local.stack import load_handler; load_handler('JiraWebhookFunction'); "
+        "print('aws_xray_sdk.core' in sys.modules)"
+    )
+    env = {
+        "POWERTOOLS_TRACE_DISABLED": disabled,
+        "PYTHONPATH": str(ROOT),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed snippet
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
+    assert out.stdout.strip().splitlines()[-1] == str(imported)
