@@ -51,16 +51,18 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        names = {
-            "links_table_name": "LINKS_TABLE_NAME",
-            "retry_queue_url": "RETRY_QUEUE_URL",
-            "dead_letter_queue_url": "DEAD_LETTER_QUEUE_URL",
-            "secret_id": "SECRET_ID",  # nosec B105  # an env var name, not a secret
-            "zendesk_base_url": "ZENDESK_BASE_URL",
-            "jira_base_url": "JIRA_BASE_URL",
-            "jira_ticket_field": "JIRA_TICKET_FIELD",
-            "zendesk_issue_field": "ZENDESK_ISSUE_FIELD",
-        }
+        # Each setting's environment variable is its name in upper case.
+        required = (
+            "links_table_name",
+            "retry_queue_url",
+            "dead_letter_queue_url",
+            "secret_id",
+            "zendesk_base_url",
+            "jira_base_url",
+            "jira_ticket_field",
+            "zendesk_issue_field",
+        )
+        names = {attr: attr.upper() for attr in required}
         missing = [var for var in names.values() if not env.get(var, "").strip()]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
