@@ -30,19 +30,18 @@ $(VENV)/.installed: tests/requirements.txt layers/linksync/requirements.txt
 	@printf '%s\n%s\n' "$(CURDIR)/layers/linksync" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/linksync-dev.pth"
 	@touch $@
 
-$(SAM_VENV)/.installed: tests/requirements-sam.txt
-	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
-	$(PY312) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet -r tests/requirements-sam.txt
-	@touch $@
+# Tools that pin their own dependencies tightly get a virtualenv each: $(1) the folder, $(2) the requirements.
+define tool-venv
+$(1)/.installed: $(2)
+	@[ -n "$$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
+	$$(PY312) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -r $(2)
+	@touch $$@
+endef
+$(eval $(call tool-venv,$(SAM_VENV),tests/requirements-sam.txt))
+$(eval $(call tool-venv,$(SCAN_VENV),tests/requirements-scan.txt))
 
-$(SCAN_VENV)/.installed: tests/requirements-scan.txt
-	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
-	$(PY312) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SCAN_VENV)/bin/python -m pip install --quiet -r tests/requirements-scan.txt
-	@touch $@
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed ## create the dev and SAM CLI virtualenvs from nothing
 
