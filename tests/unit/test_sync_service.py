@@ -345,3 +345,19 @@ def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_ag
     assert f"GET {link_id}" in zendesk.calls
     (new_id,) = zendesk.links
     assert svc.ledger.pair_state("1", "10").record.link_id == new_id  # type: ignore[union-attr]
+
+
+def test_a_redelivered_event_finishes_what_an_earlier_try_left(
+    service: tuple[SyncService, FakeZendesk, LocalStack],
+) -> None:
+    svc, zendesk, _ = service
+    svc._set_desired_for_issue("1", "A-1", ["10"], 1)
+    svc.reconcile("1", "10")
+    # v2 drops ticket 10: its claim is removed, then the try dies before reconciling (a failed hand-off)
+    assert svc._set_desired_for_issue("1", "A-1", [], 2) == [("1", "10")]
+    assert len(zendesk.links) == 1
+
+    pairs = svc._set_desired_for_issue("1", "A-1", [], 2)  # the sender delivers v2 again
+    svc.reconcile_all(pairs or [])
+
+    assert zendesk.links == {}

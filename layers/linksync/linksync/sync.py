@@ -117,6 +117,13 @@ def _settled(state: PairState) -> bool:
     return rec.link_id is None and not rec.create_attempted
 
 
+def _unfinished(rec: LinkRecord) -> bool:
+    """A record whose link does not (yet) match who wants it, as far as the record alone can tell."""
+    if rec.owners:
+        return rec.link_id is None or rec.link_uncertain
+    return rec.link_id is not None or rec.create_attempted
+
+
 class SyncService:
     def __init__(
         self,
@@ -232,6 +239,9 @@ class SyncService:
         for ticket_id in sorted(owned - wanted):
             self.ledger.remove_owner(issue_id, ticket_id, JIRA_OWNER, version=version)
             pairs.append((issue_id, ticket_id))
+        # A redelivered event finds its claims already written: pairs an earlier try left unfinished are
+        # picked up here, or nobody would ever look at them again.
+        pairs += [(issue_id, t) for t, rec in sorted(current.items()) if _unfinished(rec)]
         return pairs
 
     def _set_desired_for_ticket(
@@ -250,6 +260,7 @@ class SyncService:
         for issue_id in sorted(owned - set(wanted)):
             self.ledger.remove_owner(issue_id, ticket_id, ZENDESK_OWNER, version=version)
             pairs.append((issue_id, ticket_id))
+        pairs += [(i, ticket_id) for i, rec in sorted(current.items()) if _unfinished(rec)]
         return pairs
 
     def sync_ticket(self, ticket_id: str, operation: dict[str, Any] | None = None) -> Outcome:
