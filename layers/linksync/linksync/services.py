@@ -80,7 +80,9 @@ def build_services(
         budget=ZendeskBudget(settings.links_table_name, settings.zendesk_calls_per_minute, client=dynamodb),
     )
     sync.defer_below = 2 * sum(timeout) + 1
-    sync.settle_seconds = timeout[1] + 1  # a request that was sent can only land within its read timeout
+    # A request whose answer never came normally lands within its read timeout; allow twice that, plus
+    # slack for a busy server, before deciding it did not land (the soak found one margin too thin).
+    sync.settle_seconds = 2 * timeout[1] + 2
     return Services(settings=settings, secrets=secrets, sync=sync, dynamodb=dynamodb)
 
 
