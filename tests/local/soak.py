@@ -383,7 +383,6 @@ def soak_stack(cfg: SoakConfig) -> Iterator[tuple[LocalStack, VendorSandbox, Aws
         stack = LocalStack(moto_url, parameters, dict(payloads.SECRET_VALUES)).create()
         env = {
             **stack.function_env("JiraWebhookFunction"),
-            "RETRY_MAX_ATTEMPTS": "12",
             # thousands of invocations: keep the report readable (the figures come from the stores)
             "POWERTOOLS_LOG_LEVEL": "CRITICAL",
             "POWERTOOLS_METRICS_DISABLED": "true",

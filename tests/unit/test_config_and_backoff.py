@@ -25,7 +25,7 @@ ENV = {
 def test_settings_from_env() -> None:
     settings = Settings.from_env(ENV)
     assert settings.jira_ticket_field == "customfield_10100"
-    assert (settings.retry_max_attempts, settings.zendesk_signature_tolerance) == (10, 300.0)
+    assert (settings.retry_max_attempts, settings.zendesk_signature_tolerance) == (50, 300.0)
 
 
 def test_settings_name_every_missing_variable() -> None:

@@ -43,7 +43,7 @@ class Settings:
     zendesk_timeout: float = 5.0
     retry_base_delay: float = 2.0
     retry_max_delay: float = 900.0
-    retry_max_attempts: int = 10
+    retry_max_attempts: int = 50
     # Only for replaying the signed samples in events/ locally; keep the default (5 minutes) when deployed.
     zendesk_signature_tolerance: float = 300.0
     zendesk_calls_per_minute: int = 0  # 0: no shared allowance
@@ -75,7 +75,7 @@ class Settings:
             "zendesk_timeout": ("ZENDESK_TIMEOUT_SECONDS", "5", float),
             "retry_base_delay": ("RETRY_BASE_DELAY_SECONDS", "2", float),
             "retry_max_delay": ("RETRY_MAX_DELAY_SECONDS", "900", float),
-            "retry_max_attempts": ("RETRY_MAX_ATTEMPTS", "10", int),
+            "retry_max_attempts": ("RETRY_MAX_ATTEMPTS", "50", int),
             "zendesk_signature_tolerance": ("ZENDESK_SIGNATURE_TOLERANCE_SECONDS", "300", float),
             "zendesk_calls_per_minute": ("ZENDESK_CALLS_PER_MINUTE", "0", int),
         }

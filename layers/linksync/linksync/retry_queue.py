@@ -27,7 +27,7 @@ MAX_DELAY_SECONDS = 900
 class Backoff:
     base_seconds: float = 2.0
     cap_seconds: float = MAX_DELAY_SECONDS
-    max_attempts: int = 10
+    max_attempts: int = 50
 
     def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> int:
         """Seconds to wait before try number ``attempt + 1`` (attempt counts from 1).
