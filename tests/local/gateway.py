@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.local.httpd import BackgroundServer
 from tests.local.stack import http_api_event
 from tests.local.template import resources
 
@@ -110,23 +110,18 @@ class Gateway:
         self.routes = routes if routes is not None else template_routes()
         self.invokers = invokers
         self.on_request = on_request
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._httpd = BackgroundServer(host, port, self._handler(), name="http-api-gateway")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._httpd.url
 
     def start(self) -> Gateway:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        self._httpd.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._httpd.stop()
 
     def handle(
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes

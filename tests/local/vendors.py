@@ -23,9 +23,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local.httpd import BackgroundServer
 
 FAULT_KINDS = ("500", "503", "429", "slow", "drop", "lost_500", "lost_drop")
 # Answers that are not transient: only on request (fail_next), never in a random fault mix.
@@ -103,27 +105,21 @@ class VendorSandbox:
         self._fault_prefix = "/api/"
         self._rng = random.Random(0)
         self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._httpd = BackgroundServer(host, port, _make_handler(self), name="vendor-sandbox")
+        self._server = self._httpd.server
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._httpd.url
 
     def start(self) -> VendorSandbox:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="vendor-sandbox", daemon=True
-        )
-        self._thread.start()
+        self._httpd.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._httpd.stop()
 
     def __enter__(self) -> VendorSandbox:
         return self.start()
