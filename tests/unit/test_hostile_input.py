@@ -974,3 +974,17 @@ def test_signed_bodies_that_are_not_json_objects_get_a_json_400(
 
     _assert_json_error(answer, (400,))
     assert sync.handled == []
+
+
+@pytest.mark.parametrize("source", ["jira", "zendesk"])
+def test_a_bad_signature_is_counted_and_a_bad_body_is_not(source: str) -> None:
+    """SignatureFailures counts refused signatures only: the metric an operator alarms on for forgeries."""
+    sync = forbidden_sync()
+    handler = _handler(source, sync)
+    forged = http_api_event("POST", f"/webhooks/{source}", b"{}", {"X-Hub-Signature": "sha256=00"})
+    assert handler(forged)["statusCode"] == 401
+    assert sync.metrics.added == ["SignatureFailures"]
+
+    oversize = http_api_event("POST", f"/webhooks/{source}", b"x" * (300 * 1024), {})
+    assert handler(oversize)["statusCode"] == 413
+    assert sync.metrics.added == ["SignatureFailures"]

@@ -252,11 +252,11 @@ def test_zendesk_field_removal_does_not_depend_on_the_lagging_index(
     service: tuple[SyncService, FakeZendesk, LocalStack],
 ) -> None:
     svc, zendesk, _ = service
-    svc._set_desired_for_ticket("10", [JiraIssueRef(id="1", key="A-1")], 1)
+    svc._set_field_claims("ticket", "10", {"1": "A-1"}, 1)
     svc.reconcile("1", "10")
     svc.ledger.links_for_ticket = lambda ticket_id: []  # type: ignore[method-assign]  # the index has not caught up
 
-    pairs = svc._set_desired_for_ticket("10", [], 2)
+    pairs = svc._set_field_claims("ticket", "10", {}, 2)
     svc.reconcile_all(pairs)
 
     assert zendesk.links == {}
@@ -351,13 +351,13 @@ def test_a_redelivered_event_finishes_what_an_earlier_try_left(
     service: tuple[SyncService, FakeZendesk, LocalStack],
 ) -> None:
     svc, zendesk, _ = service
-    svc._set_desired_for_issue("1", "A-1", ["10"], 1)
+    svc._set_field_claims("issue", "1", {"10": "A-1"}, 1)
     svc.reconcile("1", "10")
     # v2 drops ticket 10: its claim is removed, then the try dies before reconciling (a failed hand-off)
-    assert svc._set_desired_for_issue("1", "A-1", [], 2) == [("1", "10")]
+    assert svc._set_field_claims("issue", "1", {}, 2) == [("1", "10")]
     assert len(zendesk.links) == 1
 
-    pairs = svc._set_desired_for_issue("1", "A-1", [], 2)  # the sender delivers v2 again
+    pairs = svc._set_field_claims("issue", "1", {}, 2)  # the sender delivers v2 again
     svc.reconcile_all(pairs or [])
 
     assert zendesk.links == {}

@@ -36,7 +36,6 @@ class ZendeskEvent:
     event_type: str
     ticket_id: str = ""
     event_id: str | None = None
-    field_value: Any = None
     reason: str = ""
 
 
@@ -141,5 +140,6 @@ def _parse_trigger(body: dict[str, Any]) -> ZendeskEvent:
     value = body.get("jira_issue_keys")
     if value is not None and not isinstance(value, (str, list)):
         raise InvalidPayloadError("jira_issue_keys must be a string")
-    # The body's value only says the field changed: the Tickets API's current value is what gets applied.
-    return ZendeskEvent("sync", "trigger", ticket_id=ticket_id, field_value=value)
+    # The body's value is checked, not used: the Tickets API's current value is what gets applied, so a
+    # delayed trigger cannot bring back an old value.
+    return ZendeskEvent("sync", "trigger", ticket_id=ticket_id)

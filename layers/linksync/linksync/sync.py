@@ -182,7 +182,8 @@ class SyncService:
             )
             outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not ticket ids")
         version = event.timestamp if event.timestamp is not None else int(time.time() * 1000)
-        pairs = self._set_desired_for_issue(event.issue_id, event.issue_key, parsed.values, version)
+        wanted = dict.fromkeys(parsed.values, event.issue_key)
+        pairs = self._set_field_claims("issue", event.issue_id, wanted, version)
         if pairs is None:
             return Outcome(ignored="a newer event for this issue was already applied")
         return outcome.merge(self.reconcile_all(pairs))
@@ -217,50 +218,41 @@ class SyncService:
 
     # ------------------------------------------------------------------ desired state
 
-    def _set_desired_for_issue(
-        self, issue_id: str, issue_key: str, ticket_ids: Iterable[str], version: int
+    def _set_field_claims(
+        self, kind: str, entity_id: str, wanted: dict[str, str], version: int
     ) -> list[tuple[str, str]] | None:
-        """Make the Jira field's claims match ``ticket_ids`` as of ``version`` (the event's timestamp).
+        """Make one field's claims match its value as of ``version``; returns the pairs to reconcile.
 
-        Every write is conditional on the version, so two events for one issue handled at the same time, or
-        in the wrong order, end with the newer one's tickets whatever order their writes land in. None when
-        a newer event was already applied.
+        ``kind`` "issue": the Jira field of issue ``entity_id``, ``wanted`` maps ticket ids to the issue's
+        key. ``kind`` "ticket": the Zendesk field of ticket ``entity_id``, ``wanted`` maps issue ids to keys.
+        Every write is conditional on the version, so two events for one entity handled at the same time,
+        or in the wrong order, end with the newer one's value whatever order their writes land in. None
+        when a newer version was already applied.
         """
-        wanted = set(ticket_ids)
-        before = self.ledger.swap_field_set("issue", issue_id, wanted, version)
+        owner = JIRA_OWNER if kind == "issue" else ZENDESK_OWNER
+
+        def pair(other: str) -> tuple[str, str]:
+            return (entity_id, other) if kind == "issue" else (other, entity_id)
+
+        before = self.ledger.swap_field_set(kind, entity_id, set(wanted), version)
         if before is None:
             return None
-        current = {rec.ticket_id: rec for rec in self.ledger.links_for_issue(issue_id)}
+        if kind == "issue":
+            current = {rec.ticket_id: rec for rec in self.ledger.links_for_issue(entity_id)}
+        else:
+            current = {rec.issue_id: rec for rec in self.ledger.links_for_ticket(entity_id)}
         pairs: list[tuple[str, str]] = []
-        for ticket_id in sorted(wanted):
-            self.ledger.add_owner(issue_id, ticket_id, issue_key, JIRA_OWNER, version=version)
-            pairs.append((issue_id, ticket_id))
-        owned = before | {t for t, rec in current.items() if JIRA_OWNER in rec.owners}
-        for ticket_id in sorted(owned - wanted):
-            self.ledger.remove_owner(issue_id, ticket_id, JIRA_OWNER, version=version)
-            pairs.append((issue_id, ticket_id))
+        for other, key in sorted(wanted.items()):
+            self.ledger.add_owner(*pair(other), key, owner, version=version)
+            pairs.append(pair(other))
+        # The ticket index lags its table a little; the field's previous value, read with the swap, does not.
+        owned = before | {o for o, rec in current.items() if owner in rec.owners}
+        for other in sorted(owned - set(wanted)):
+            self.ledger.remove_owner(*pair(other), owner, version=version)
+            pairs.append(pair(other))
         # A redelivered event finds its claims already written: pairs an earlier try left unfinished are
         # picked up here, or nobody would ever look at them again.
-        pairs += [(issue_id, t) for t, rec in sorted(current.items()) if _unfinished(rec)]
-        return pairs
-
-    def _set_desired_for_ticket(
-        self, ticket_id: str, issues: Iterable[JiraIssueRef], version: int
-    ) -> list[tuple[str, str]]:
-        """Make the Zendesk field's claims match ``issues``; the caller holds the ticket's lock."""
-        wanted = {ref.id: ref for ref in issues}
-        before = self.ledger.swap_field_set("ticket", ticket_id, set(wanted), version) or set()
-        current = {rec.issue_id: rec for rec in self.ledger.links_for_ticket(ticket_id)}
-        pairs: list[tuple[str, str]] = []
-        for issue_id, ref in sorted(wanted.items()):
-            self.ledger.add_owner(issue_id, ticket_id, ref.key, ZENDESK_OWNER, version=version)
-            pairs.append((issue_id, ticket_id))
-        # The index lags its table a little; the field's previous value, read with the swap, does not.
-        owned = before | {i for i, rec in current.items() if ZENDESK_OWNER in rec.owners}
-        for issue_id in sorted(owned - set(wanted)):
-            self.ledger.remove_owner(issue_id, ticket_id, ZENDESK_OWNER, version=version)
-            pairs.append((issue_id, ticket_id))
-        pairs += [(i, ticket_id) for i, rec in sorted(current.items()) if _unfinished(rec)]
+        pairs += [pair(o) for o, rec in sorted(current.items()) if _unfinished(rec)]
         return pairs
 
     def sync_ticket(self, ticket_id: str, operation: dict[str, Any] | None = None) -> Outcome:
@@ -308,7 +300,9 @@ class SyncService:
                 raise
             except errors.ApiError as e:
                 return outcome.merge(self._failed(op, e))
-            pairs = self._set_desired_for_ticket(ticket_id, refs, version)
+            pairs = (
+                self._set_field_claims("ticket", ticket_id, {ref.id: ref.key for ref in refs}, version) or []
+            )
         finally:
             self.ledger.release_lock(lock, token)
         return outcome.merge(self.reconcile_all(pairs))

@@ -77,7 +77,8 @@ class WebhookHandler:
         self.source = source
         self._services = services
         self._log = logger
-        self._idempotent: dict[int, Callable[..., dict[str, Any]]] = {}
+        # The idempotent wrapper for the current services (rebuilt when they are, e.g. a rotated secret).
+        self._idempotent: tuple[Services, Callable[..., dict[str, Any]]] | None = None
 
     def _process_once(self, svc: Services, context: Any) -> Callable[..., dict[str, Any]]:
         """``process(delivery=...)`` wrapped in Powertools idempotency, keyed on the delivery id."""
@@ -87,7 +88,7 @@ class WebhookHandler:
             idempotent_function,
         )
 
-        cached = self._idempotent.get(id(svc))
+        cached = self._idempotent[1] if self._idempotent and self._idempotent[0] is svc else None
         if cached is None:
             store = DynamoDBPersistenceLayer(
                 table_name=svc.settings.links_table_name,
@@ -110,7 +111,7 @@ class WebhookHandler:
                 config=self._config,
                 key_prefix=f"{self.source}-delivery",
             )
-            self._idempotent = {id(svc): cached}
+            self._idempotent = (svc, cached)
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             self._config.register_lambda_context(context)
         return cached
@@ -153,6 +154,7 @@ class WebhookHandler:
             IdempotencyAlreadyInProgressError,
         )
 
+        svc: Services | None = None
         try:
             body = raw_body(event)
             svc = self._services()
@@ -169,8 +171,8 @@ class WebhookHandler:
             else:
                 result = self._dispatch(svc, payload)
         except errors.WebhookError as e:
-            if isinstance(e, errors.InvalidSignatureError):
-                self._metric("SignatureFailures")
+            if isinstance(e, errors.InvalidSignatureError) and svc is not None:
+                svc.sync.metrics.add_metric(name="SignatureFailures", unit="Count", value=1)
             self._warn("webhook refused", status=e.status, reason=e.message)
             return response(e.status, {"error": e.message})
         except IdempotencyAlreadyInProgressError:
@@ -187,17 +189,9 @@ class WebhookHandler:
             if self._log is not None:
                 self._log.exception("unexpected error; asking the sender to retry")
             return response(503, {"error": "temporary failure; please retry"}, {"Retry-After": "30"})
-        status = 200
         if self._log is not None:
             self._log.info("webhook processed", extra={"source": self.source, "result": result})
-        return response(status, {"status": "accepted", "delivery_id": delivery_id, **result})
-
-    def _metric(self, name: str) -> None:
-        try:
-            metrics = self._services().sync.metrics
-        except errors.LinkSyncError:
-            return
-        metrics.add_metric(name=name, unit="Count", value=1)
+        return response(200, {"status": "accepted", "delivery_id": delivery_id, **result})
 
     def _warn(self, message: str, **extra: Any) -> None:
         if self._log is not None:
