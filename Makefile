@@ -21,12 +21,12 @@ PYTEST_ARGS ?=
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: tests/requirements.txt layers/linksync/requirements.txt
+$(VENV)/.installed: tools/requirements/dev.txt layers/linksync/requirements.txt
 	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
 	$(PY312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r tests/requirements.txt
-	@# The layer's package and the repo's tooling (tests.local) importable from the venv, as in Lambda.
+	$(PY) -m pip install --quiet -r tools/requirements/dev.txt
+	@# The layer's package and the repo's tooling (local/, tools/) importable from the venv, as in Lambda.
 	@printf '%s\n%s\n' "$(CURDIR)/layers/linksync" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/linksync-dev.pth"
 	@touch $@
 
@@ -39,8 +39,8 @@ $(1)/.installed: $(2)
 	$(1)/bin/python -m pip install --quiet -r $(2)
 	@touch $$@
 endef
-$(eval $(call tool-venv,$(SAM_VENV),tests/requirements-sam.txt))
-$(eval $(call tool-venv,$(SCAN_VENV),tests/requirements-scan.txt))
+$(eval $(call tool-venv,$(SAM_VENV),tools/requirements/sam.txt))
+$(eval $(call tool-venv,$(SCAN_VENV),tools/requirements/scan.txt))
 
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed ## create the dev and SAM CLI virtualenvs from nothing
@@ -50,27 +50,27 @@ EVENT ?= events/jira_issue_created.json
 FUNCTION ?= JiraWebhookFunction
 
 demo: $(VENV)/.installed ## run the whole system locally on the embedded default (moto + sandbox), then stop
-	$(PY) -m tests.local.demo
+	$(PY) -m local.demo
 
 serve: $(VENV)/.installed ## keep the local stack running: gateway on 127.0.0.1:PORT (3000), retry worker polling
-	$(PY) -m tests.local.serve --port $(PORT)
+	$(PY) -m local.serve --port $(PORT)
 
 send: $(VENV)/.installed ## sign an event file afresh and POST it to `make serve` (EVENT=events/<file>)
-	$(PY) -m tests.local.send $(EVENT) --url http://127.0.0.1:$(PORT)
+	$(PY) -m local.send $(EVENT) --url http://127.0.0.1:$(PORT)
 
 invoke: $(VENV)/.installed ## run FUNCTION=<LogicalId> once on EVENT=events/<file> (no Docker needed)
-	$(PY) -m tests.local.invoke $(FUNCTION) $(EVENT)
+	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
 
 test: $(VENV)/.installed ## run the test suite (unit + integration; moto and the sandbox on 127.0.0.1)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 BENCH_ARGS ?=
 bench: $(VENV)/.installed ## ratios against same-run baselines -> .aws-sam/bench-results.json (BENCH_ARGS=--quick|--full)
-	$(PY) -m tests.local.bench $(BENCH_ARGS)
+	$(PY) -m tools.bench $(BENCH_ARGS)
 
 SOAK_ARGS ?= --events 1000 --fault-rate 0.3
 soak: $(VENV)/.installed ## seeded random workload under faults: lost / duplicate / orphan links (SOAK_ARGS=...)
-	$(PY) -m tests.local.soak $(SOAK_ARGS)
+	$(PY) -m tools.soak $(SOAK_ARGS)
 
 lint: $(VENV)/.installed ## ruff
 	$(VENV)/bin/ruff check .
@@ -85,13 +85,13 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint and sam validate
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker), then check the artifacts really landed
 	PATH="$(SAM_PATH)" $(SAM) build --template template.yaml
-	@$(PY) tests/check_build.py
+	@$(PY) -m tools.check_build
 
 scan: $(SCAN_VENV)/.installed ## bandit on the code, checkov on template.yaml (fails on any finding)
 	$(SCAN_VENV)/bin/bandit -r layers/linksync/linksync functions -q
 	@# Local tooling: asserts, dummy credentials, seeded random and subprocess imports are expected there.
-	$(SCAN_VENV)/bin/bandit -r tests/local -q -s B101,B105,B106,B311,B404
-	$(SCAN_VENV)/bin/checkov --config-file tests/checkov.yaml -f template.yaml
+	$(SCAN_VENV)/bin/bandit -r local tools -q -s B101,B105,B106,B311,B404
+	$(SCAN_VENV)/bin/checkov --config-file tools/checkov.yaml -f template.yaml
 
 check: lint typecheck validate scan build test ## everything CI and a reviewer care about
 
@@ -99,7 +99,7 @@ deploy: build ## sam deploy to your AWS account (--guided the first time, which 
 	@if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi
 
 secret: $(VENV)/.installed ## create or update the Secrets Manager secret from the environment or prompts
-	$(PY) -m tests.local.secret
+	$(PY) -m tools.secret
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from linksync import jira, zendesk
-from tests.local.vendors import VendorSandbox
+from local.vendors import VendorSandbox
 
 # Tight enough that the sandbox's "slow" fault is a timeout, loose enough for a loaded CI machine.
 TEST_TIMEOUT = (2.0, 1.0)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.local import payloads
-from tests.local.stack import (
+from local import payloads
+from local.stack import (
     DrainReport,
     LocalStack,
     context_for,
@@ -20,7 +20,7 @@ from tests.local.stack import (
     load_handler,
     moto_server,
 )
-from tests.local.vendors import VendorSandbox
+from local.vendors import VendorSandbox
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from linksync import signatures
+from local import payloads
+from local.payloads import jira_issue, zendesk_event
 from tests.integration.conftest import Pipeline, Reply
-from tests.local import payloads
-from tests.local.payloads import jira_issue, zendesk_event
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +137,7 @@ def test_oversize_bodies_are_refused_before_anything_else(pipeline: Pipeline, ba
 
 
 def test_base64_body_that_is_not_base64(pipeline: Pipeline) -> None:
-    from tests.local.stack import http_api_event
+    from local.stack import http_api_event
 
     event = http_api_event("POST", "/webhooks/jira", VALID_JIRA, payloads.signed_jira(VALID_JIRA)[1])
     event["isBase64Encoded"] = True

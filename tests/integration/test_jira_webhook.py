@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from local.payloads import jira_issue
 from tests.integration.conftest import Pipeline
-from tests.local.payloads import jira_issue
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,12 @@ import pytest
 import requests
 
 from linksync import signatures
-from tests.local import demo, invoke, make_events, payloads, secret, send
-from tests.local.gateway import Gateway, template_routes
-from tests.local.runtime import FunctionError, FunctionProcess
-from tests.local.stack import LocalStack, drain_queue
-from tests.local.template import ROOT
+from local import demo, invoke, make_events, payloads, send
+from local.gateway import Gateway, template_routes
+from local.runtime import FunctionError, FunctionProcess
+from local.stack import LocalStack, drain_queue
+from local.template import ROOT
+from tools import secret
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
+from local.payloads import jira_issue
+from local.stack import sqs_event
 from tests.integration.conftest import Pipeline
-from tests.local.payloads import jira_issue
-from tests.local.stack import sqs_event
 
 pytestmark = pytest.mark.integration
 
@@ -222,14 +222,14 @@ def test_unexpected_errors_ask_the_sender_to_retry(pipeline: Pipeline) -> None:
 
 
 def test_the_worker_hands_back_work_it_has_no_time_for(pipeline: Pipeline) -> None:
-    from tests.local.stack import LambdaContext
+    from local.stack import LambdaContext
 
     pipeline.sandbox.fail_next("503", path_prefix=LINKS, method="POST")
     _create(pipeline)
     url = pipeline.stack.physical["RetryQueue"]
     got = pipeline.stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
     event = sqs_event(got["Messages"], pipeline.stack.queue_arn("RetryQueue"))
-    from tests.local.stack import load_handler
+    from local.stack import load_handler
 
     result = load_handler("RetryWorkerFunction")(
         event, LambdaContext("RetryWorkerFunction", timeout_seconds=3)

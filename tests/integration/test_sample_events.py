@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from local import make_events
+from local.template import resources
 from tests.integration.conftest import Pipeline
-from tests.local import make_events
-from tests.local.template import resources
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.local.soak import SoakConfig, run_soak
+from tools.soak import SoakConfig, run_soak
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from local.payloads import ZENDESK_ISSUE_FIELD, zendesk_event, zendesk_trigger
 from tests.integration.conftest import Pipeline
-from tests.local.payloads import ZENDESK_ISSUE_FIELD, zendesk_event, zendesk_trigger
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +137,7 @@ def test_other_event_types_are_acknowledged(jira_issues: Pipeline) -> None:
 
 
 def test_undeleted_ticket_gets_its_links_back(jira_issues: Pipeline) -> None:
-    from tests.local.payloads import jira_issue
+    from local.payloads import jira_issue
 
     p = jira_issues
     p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})

@@ -1,4 +1,4 @@
-"""`make bench` (tests/local/bench.py): the counted API-economy figures, and the shape of its results.
+"""`make bench` (tools/bench.py): the counted API-economy figures, and the shape of its results.
 
 Counts only: timings are what the bench reports, never what a test asserts.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local import bench
+from tools import bench
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from linksync.errors import InvalidPayloadError
 from linksync.events import parse_jira, parse_zendesk
-from tests.local.payloads import jira_issue, zendesk_event, zendesk_trigger
+from local.payloads import jira_issue, zendesk_event, zendesk_trigger
 
 FIELD = "customfield_10100"
 

@@ -31,7 +31,7 @@ from linksync.events import JiraAction, JiraEvent, ZendeskAction, ZendeskEvent, 
 from linksync.fields import MAX_TOKENS, parse_issue_keys, parse_ticket_ids
 from linksync.services import Services
 from linksync.webhook import MAX_BODY_BYTES, WebhookHandler
-from tests.local.stack import http_api_event
+from local.stack import http_api_event
 
 TICKET_FIELD = "customfield_10100"
 ISSUE_FIELD = "360000000001"

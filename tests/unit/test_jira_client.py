@@ -10,7 +10,7 @@ import pytest
 
 from linksync import errors, jira
 from linksync.apiclient import parse_retry_after
-from tests.local.vendors import VendorSandbox
+from local.vendors import VendorSandbox
 
 
 def test_get_issue_resolves_key_with_basic_auth(sandbox: VendorSandbox, jira_client: jira.JiraClient) -> None:

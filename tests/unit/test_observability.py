@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from linksync import observability
-from tests.local.template import ROOT
+from local.template import ROOT
 
 
 def _handler(event: dict[str, str], context: object) -> str:
@@ -31,7 +31,7 @@ def test_on_wraps_it_with_the_powertools_tracer(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(("disabled", "imported"), [("true", False), ("false", True)])
 def test_the_xray_sdk_is_imported_only_when_tracing(disabled: str, imported: bool) -> None:
     code = (
-        "import sys; from tests.local.stack import load_handler; load_handler('JiraWebhookFunction'); "
+        "import sys; from local.stack import load_handler; load_handler('JiraWebhookFunction'); "
         "print('aws_xray_sdk.core' in sys.modules)"
     )
     env = {

@@ -16,7 +16,7 @@ from linksync.ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger
 from linksync.retry_queue import Backoff, RetryQueue
 from linksync.sync import SyncService
 from linksync.zendesk import JiraLink, Ticket
-from tests.local.stack import LocalStack
+from local.stack import LocalStack
 
 
 class FakeZendesk:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.local.template import globals_for, load_template, resources
+from local.template import globals_for, load_template, resources
 
 FUNCTIONS = ("JiraWebhookFunction", "ZendeskWebhookFunction", "RetryWorkerFunction")
 ENV = (
@@ -138,7 +138,7 @@ def test_http_api_is_throttled() -> None:
 
 
 def test_readme_deploy_section_matches_the_template() -> None:
-    from tests.local.template import ROOT
+    from local.template import ROOT
 
     readme = (ROOT / "README.md").read_text()
     deploy = readme.split("## Deploy to your account", 1)[1].split("\n## ", 1)[0]

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from linksync import errors, zendesk
-from tests.local.vendors import VendorSandbox
+from local.vendors import VendorSandbox
 
 
 def _basic(user: str, secret: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from tests.local import payloads
+from local import payloads
 
 SIGNATURE_HEADERS = (
     "x-hub-signature",

@@ -7,11 +7,8 @@ and looks for each function's handler module and each layer's package under .aws
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.local.template import ROOT, globals_for, resources
+from local.template import ROOT, globals_for, resources
 
 BUILD = ROOT / ".aws-sam" / "build"
 

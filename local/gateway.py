@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.local.httpd import BackgroundServer
-from tests.local.stack import http_api_event
-from tests.local.template import resources
+from local.httpd import BackgroundServer
+from local.stack import http_api_event
+from local.template import resources
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
 TEXT_TYPES = (

@@ -15,10 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.local import make_events
-from tests.local.run import LocalRun
-from tests.local.runtime import FunctionError
-from tests.local.template import ROOT, resources
+from local import make_events
+from local.run import LocalRun
+from local.runtime import FunctionError
+from local.template import ROOT, resources
 
 
 def docker_engine_available() -> bool:

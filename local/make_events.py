@@ -2,7 +2,7 @@
 retry worker, and env.json for `sam local invoke --env-vars`.
 
 Deterministic (fixed ids and timestamps) so a test can check the committed files are current:
-`.venv/bin/python -m tests.local.make_events` rewrites them.
+`.venv/bin/python -m local.make_events` rewrites them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.local import payloads
-from tests.local.stack import http_api_event
-from tests.local.template import ROOT
+from local import payloads
+from local.stack import http_api_event
+from local.template import ROOT
 
 EVENTS = ROOT / "events"
 ISSUE_ID, ISSUE_KEY = "10001", "PROJ-1"

@@ -9,7 +9,7 @@ SQS calls fail now and then (throttling and 500s that the SDK retries, and hand-
 and optionally Zendesk accepts duplicate links instead of refusing them. Then the retry worker drains the
 queue as the SQS event source would, and Zendesk's links are compared with what should exist.
 
-``python -m tests.local.soak --events 1000 --fault-rate 0.3`` (``make soak``; ``SOAK_ARGS`` passes more).
+``python -m tools.soak --events 1000 --fault-rate 0.3`` (``make soak``; ``SOAK_ARGS`` passes more).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from botocore.exceptions import ClientError
 
 from linksync.config import Secrets, Settings
 from linksync.services import build_services
-from tests.local import payloads
-from tests.local.payloads import ZENDESK_ISSUE_FIELD
-from tests.local.stack import (
+from local import payloads
+from local.payloads import ZENDESK_ISSUE_FIELD
+from local.stack import (
     REGION,
     LocalStack,
     apply_env,
@@ -47,7 +47,7 @@ from tests.local.stack import (
     moto_server,
     restore_env,
 )
-from tests.local.vendors import FAULT_KINDS, VendorSandbox
+from local.vendors import FAULT_KINDS, VendorSandbox
 
 FUNCTIONS = ("JiraWebhookFunction", "ZendeskWebhookFunction", "RetryWorkerFunction")
 

@@ -19,7 +19,7 @@ both. Counted figures (API calls) are exact. The table is printed and written to
 5. Size: the unzipped build (``.aws-sam/build``, refreshed with ``sam build`` when it exists) against
    Lambda's 250 MB limit and against the dependencies alone.
 
-``python -m tests.local.bench [--runs N] [--quick] [--out PATH] [--only cold,warm,economy,scale,size]``
+``python -m tools.bench [--runs N] [--quick] [--out PATH] [--only cold,warm,economy,scale,size]``
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.local import make_events, payloads
-from tests.local.stack import (
+from local import make_events, payloads
+from local.stack import (
     LAYER_PATHS,
     REGION,
     LambdaContext,
@@ -63,8 +63,8 @@ from tests.local.stack import (
     load_handler,
     restore_env,
 )
-from tests.local.template import ROOT
-from tests.local.vendors import RecordedCall, SandboxState, VendorSandbox
+from local.template import ROOT
+from local.vendors import RecordedCall, SandboxState, VendorSandbox
 
 FUNCTIONS = ("JiraWebhookFunction", "ZendeskWebhookFunction", "RetryWorkerFunction")
 COLD_EVENTS = {
@@ -431,7 +431,7 @@ def moto_process() -> Iterator[str]:
     would share the GIL with the handlers being timed and make every AWS call several times slower."""
     import requests
 
-    from tests.local.runtime import free_port
+    from local.runtime import free_port
 
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter, fixed argv
@@ -1077,7 +1077,7 @@ def bench_economy(b: Bench) -> dict[str, Any]:
 
 
 def soak_economy(b: Bench) -> dict[str, Any]:
-    from tests.local.soak import SoakConfig, run_soak
+    from tools.soak import SoakConfig, run_soak
 
     cfg = SoakConfig(events=b.cfg.soak_events, fault_rate=0.3, aws_fault_rate=0.05, seed=7, threads=4)
     lines: list[str] = []
@@ -1087,7 +1087,7 @@ def soak_economy(b: Bench) -> dict[str, Any]:
     changes = report.link_changes
     return {
         "events": cfg.events,
-        "what": f"tests/local/soak.py run_soak: {cfg.events} events, {cfg.fault_rate:.0%} Zendesk/Jira "
+        "what": f"tools/soak.py run_soak: {cfg.events} events, {cfg.fault_rate:.0%} Zendesk/Jira "
         "faults, "
         f"{cfg.aws_fault_rate:.0%} AWS faults, {cfg.threads} threads, then the retry queue drained",
         "zendesk_calls": report.zendesk_calls,
@@ -1110,7 +1110,7 @@ def soak_economy(b: Bench) -> dict[str, Any]:
 def _burst_workload(b: Bench, events: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
     """A mixed workload from the soak's world model (issues and tickets created, changed, deleted, links
     made by hand), 10% of deliveries sent twice; signed up front."""
-    from tests.local.soak import World
+    from tools.soak import World
 
     rng = random.Random(seed)
     world = World(rng, b.sandbox)

@@ -16,9 +16,9 @@ import sys
 import threading
 import time
 
-from tests.local import make_events
-from tests.local.gateway import GatewayLogLine
-from tests.local.run import LocalRun, Vendors
+from local import make_events
+from local.gateway import GatewayLogLine
+from local.run import LocalRun, Vendors
 
 
 def log_line(line: GatewayLogLine) -> None:

@@ -21,9 +21,9 @@ from typing import Any
 
 import requests
 
-from tests.local import payloads
-from tests.local.payloads import ZENDESK_ISSUE_FIELD, jira_issue, zendesk_event
-from tests.local.run import LocalRun
+from local import payloads
+from local.payloads import ZENDESK_ISSUE_FIELD, jira_issue, zendesk_event
+from local.run import LocalRun
 
 ISSUES = {"PROJ-1": "10001", "PROJ-2": "10002", "PROJ-3": "10003"}
 TICKETS = {35436: "", 35437: "", 35438: "PROJ-1 PROJ-2", 35439: "PROJ-3", 35440: "", 35442: ""}

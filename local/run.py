@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.local import payloads
-from tests.local.gateway import Gateway, GatewayLogLine
-from tests.local.runtime import FunctionProcess
-from tests.local.stack import DrainReport, LocalStack, drain_queue, function_template_props, moto_server
-from tests.local.template import resources
-from tests.local.vendors import VendorSandbox
+from local import payloads
+from local.gateway import Gateway, GatewayLogLine
+from local.runtime import FunctionProcess
+from local.stack import DrainReport, LocalStack, drain_queue, function_template_props, moto_server
+from local.template import resources
+from local.vendors import VendorSandbox
 
 REAL_VENDOR_ENV = ("ZENDESK_BASE_URL", "JIRA_BASE_URL")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 
-from tests.local.template import ROOT, globals_for, load_template, resources
+from local.template import ROOT, globals_for, load_template, resources
 
 LAYER_PATHS = [
     ROOT / res["Properties"]["ContentUri"] for res in resources("AWS::Serverless::LayerVersion").values()

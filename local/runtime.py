@@ -6,7 +6,7 @@ layers on sys.path, the template's environment) and serves
 An unhandled exception answers with ``X-Amz-Function-Error: Unhandled`` and Lambda's error document.
 The parent side is :class:`FunctionProcess`.
 
-Child: ``python -m tests.local.runtime <LogicalId> --port <port>``.
+Child: ``python -m local.runtime <LogicalId> --port <port>``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import requests
 
-from tests.local.template import ROOT
+from local.template import ROOT
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 
@@ -69,7 +69,7 @@ class FunctionProcess:
         base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TZ", "SYSTEMROOT") if k in os.environ}
         env = {**base, **self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         self._proc = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter and module, no shell
-            [sys.executable, "-m", "tests.local.runtime", self.logical_id, "--port", str(self.port)],
+            [sys.executable, "-m", "local.runtime", self.logical_id, "--port", str(self.port)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -112,7 +112,7 @@ class FunctionProcess:
 
 
 def _serve(logical_id: str, port: int) -> None:
-    from tests.local.stack import context_for, load_handler
+    from local.stack import context_for, load_handler
 
     handler = load_handler(logical_id)  # import (the cold start) happens once, before the first invoke
 

@@ -7,7 +7,7 @@ tests and local runs can drive every error path: 500, 503, 429 with Retry-After,
 dropped connections and "lost" answers (the change is applied, then the answer fails).
 
 Runs in-process for tests (``with VendorSandbox() as sb: ...``) or as a process
-(``python -m tests.local.vendors --port 8081``); the ``/_sandbox/*`` routes seed and inspect it over HTTP.
+(``python -m local.vendors --port 8081``); the ``/_sandbox/*`` routes seed and inspect it over HTTP.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.local.httpd import BackgroundServer
+from local.httpd import BackgroundServer
 
 FAULT_KINDS = ("500", "503", "429", "slow", "drop", "lost_500", "lost_drop")
 # Answers that are not transient: only on request (fail_next), never in a random fault mix.
