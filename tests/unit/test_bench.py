@@ -1,4 +1,4 @@
-"""`make bench` (tools/bench.py): the counted API-economy figures, and the shape of its results.
+"""`make bench` (tools/bench/): the counted API-economy figures, and the shape of its results.
 
 Counts only: timings are what the bench reports, never what a test asserts.
 """
@@ -11,26 +11,30 @@ from pathlib import Path
 
 import pytest
 
-from tools import bench
+from tools.bench.cli import main
+from tools.bench.cold import parse_importtime
+from tools.bench.config import BenchConfig
+from tools.bench.economy import Scenario, economy_scenarios
+from tools.bench.world import FUNCTION_ERRORS, Bench
 
 
 @pytest.fixture(scope="module")
-def scenarios() -> Iterator[dict[str, bench.Scenario]]:
-    with bench.Bench(bench.BenchConfig.quick_mode()) as b:
+def scenarios() -> Iterator[dict[str, Scenario]]:
+    with Bench(BenchConfig.quick_mode()) as b:
         stack = b.new_stack()
         with b.functions_on(stack):
-            found = {s.name: s for s in bench.economy_scenarios(b)}
-        assert bench.FUNCTION_ERRORS.errors == []
+            found = {s.name: s for s in economy_scenarios(b)}
+        assert FUNCTION_ERRORS.errors == []
         yield found
 
 
 @pytest.mark.slow
-def test_every_scenario_was_answered(scenarios: dict[str, bench.Scenario]) -> None:
+def test_every_scenario_was_answered(scenarios: dict[str, Scenario]) -> None:
     assert {s.answer["status"] for s in scenarios.values()} == {"accepted"}
 
 
 @pytest.mark.slow
-def test_one_zendesk_call_per_link_on_the_jira_happy_path(scenarios: dict[str, bench.Scenario]) -> None:
+def test_one_zendesk_call_per_link_on_the_jira_happy_path(scenarios: dict[str, Scenario]) -> None:
     one = scenarios["jira_created_1_link"].tally
     three = scenarios["jira_created_3_links"].tally
     removed = scenarios["jira_field_removes_1"].tally
@@ -42,14 +46,14 @@ def test_one_zendesk_call_per_link_on_the_jira_happy_path(scenarios: dict[str, b
 
 
 @pytest.mark.slow
-def test_a_replayed_delivery_calls_nobody(scenarios: dict[str, bench.Scenario]) -> None:
+def test_a_replayed_delivery_calls_nobody(scenarios: dict[str, Scenario]) -> None:
     for name in ("jira_replayed_delivery", "zendesk_replayed_delivery"):
         tally = scenarios[name].tally
         assert (tally.zendesk, tally.jira, tally.created, tally.deleted) == (0, 0, 0, 0), name
 
 
 @pytest.mark.slow
-def test_jira_is_asked_once_per_new_key_and_never_again(scenarios: dict[str, bench.Scenario]) -> None:
+def test_jira_is_asked_once_per_new_key_and_never_again(scenarios: dict[str, Scenario]) -> None:
     new = scenarios["zendesk_created_new_key"].tally
     seen = scenarios["zendesk_created_seen_key"].tally
 
@@ -58,7 +62,7 @@ def test_jira_is_asked_once_per_new_key_and_never_again(scenarios: dict[str, ben
 
 
 @pytest.mark.slow
-def test_every_link_change_costs_at_least_one_zendesk_call(scenarios: dict[str, bench.Scenario]) -> None:
+def test_every_link_change_costs_at_least_one_zendesk_call(scenarios: dict[str, Scenario]) -> None:
     for name, s in scenarios.items():
         assert s.tally.zendesk >= s.tally.created + s.tally.deleted, name
 
@@ -74,7 +78,7 @@ def test_importtime_lines_are_ranked_by_cumulative_time() -> None:
         ]
     )
 
-    parsed = bench.parse_importtime(stderr, top=2)
+    parsed = parse_importtime(stderr, top=2)
 
     assert [m["module"] for m in parsed["top_cumulative"]] == ["app", "botocore"]
     assert parsed["top_cumulative"][0] == {"module": "app", "cumulative_ms": 2.7, "self_ms": 2.0, "depth": 0}
@@ -86,7 +90,7 @@ def test_importtime_lines_are_ranked_by_cumulative_time() -> None:
 def test_quick_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
 
-    assert bench.main(["--quick", "--only", "economy,warm,size", "--no-sam-build", "--out", str(out)]) == 0
+    assert main(["--quick", "--only", "economy,warm,size", "--no-sam-build", "--out", str(out)]) == 0
 
     results = json.loads(out.read_text())
     assert set(results) == {
