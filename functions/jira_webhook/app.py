@@ -15,12 +15,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from linksync.config import Cached
 from linksync.observability import capture_lambda_handler
 from linksync.services import build_services
-from linksync.webhook import WebhookHandler
+from linksync.webhook import JIRA, WebhookHandler
 
 logger = Logger()
 metrics = Metrics()
 SERVICES = Cached(partial(build_services, metrics=metrics, logger=logger))
-handle = WebhookHandler("jira", SERVICES.get, logger=logger)
+handle = WebhookHandler(JIRA, SERVICES.get, logger=logger)
 
 
 @logger.inject_lambda_context(

@@ -16,12 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from linksync.config import Cached
 from linksync.observability import capture_lambda_handler
 from linksync.services import build_services
-from linksync.webhook import WebhookHandler
+from linksync.webhook import ZENDESK, WebhookHandler
 
 logger = Logger()
 metrics = Metrics()
 SERVICES = Cached(partial(build_services, metrics=metrics, logger=logger))
-handle = WebhookHandler("zendesk", SERVICES.get, logger=logger)
+handle = WebhookHandler(ZENDESK, SERVICES.get, logger=logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import requests
 
-from linksync import signatures
 from local import demo, invoke, make_events, payloads, send
 from local.gateway import Gateway, template_routes
 from local.runtime import FunctionError, FunctionProcess
 from local.stack import LocalStack, drain_queue
 from local.template import ROOT
+from tests import headers as edge
 from tools import secret
 
 pytestmark = pytest.mark.integration
@@ -267,12 +267,12 @@ def test_send_signs_afresh() -> None:
     event = json.loads((make_events.EVENTS / "zendesk_trigger.json").read_text())
     method, path, raw, headers = send.request_from_event(event)
     assert (method, path) == ("POST", "/webhooks/zendesk")
-    signatures.verify_zendesk(headers, raw, payloads.SECRET_VALUES["zendesk_webhook_secret"])
+    edge.verify_zendesk(headers, raw, payloads.SECRET_VALUES["zendesk_webhook_secret"])
 
     jira_event = json.loads((make_events.EVENTS / "jira_issue_created.json").read_text())
     _, _, raw, fresh = send.request_from_event(jira_event)
     _, _, _, kept = send.request_from_event(jira_event, keep_id=True)
-    signatures.verify_jira(fresh, raw, payloads.SECRET_VALUES["jira_webhook_secret"])
+    edge.verify_jira(fresh, raw, payloads.SECRET_VALUES["jira_webhook_secret"])
     original = jira_event["headers"]["x-atlassian-webhook-identifier"]
     assert fresh["X-Atlassian-Webhook-Identifier"] != original
     assert kept["X-Atlassian-Webhook-Identifier"] == original

@@ -201,18 +201,18 @@ def test_redrive_moves_a_poison_message_to_the_dlq(
 
 
 def test_unexpected_errors_ask_the_sender_to_retry(pipeline: Pipeline) -> None:
-    from linksync.sync import SyncService
+    from linksync.desired import LinkSync
 
-    def broken(self: SyncService, event: object) -> None:
+    def broken(self: LinkSync, event: object, deadline: object) -> None:
         raise ValueError("something nobody expected")
 
     body = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="101")
-    original = SyncService.handle_jira
-    SyncService.handle_jira = broken  # type: ignore[assignment,method-assign]
+    original = LinkSync.handle_jira
+    LinkSync.handle_jira = broken  # type: ignore[assignment,method-assign]
     try:
         reply = pipeline.jira(body, delivery_id="d-9")
     finally:
-        SyncService.handle_jira = original  # type: ignore[method-assign]
+        LinkSync.handle_jira = original  # type: ignore[method-assign]
 
     assert reply.status == 503
     assert reply.headers["Retry-After"]

@@ -30,8 +30,9 @@ from linksync.errors import InvalidPayloadError, InvalidSignatureError
 from linksync.events import JiraAction, JiraEvent, ZendeskAction, ZendeskEvent, parse_jira, parse_zendesk
 from linksync.fields import MAX_TOKENS, parse_issue_keys, parse_ticket_ids
 from linksync.services import Services
-from linksync.webhook import MAX_BODY_BYTES, WebhookHandler
+from linksync.webhook import JIRA, MAX_BODY_BYTES, ZENDESK, WebhookHandler
 from local.stack import http_api_event
+from tests import headers as edge
 
 TICKET_FIELD = "customfield_10100"
 ISSUE_FIELD = "360000000001"
@@ -227,7 +228,8 @@ def _outcome(parse: Any, payload: Any, **kwargs: str) -> str:
     result = _parse_or_error(parse, payload, **kwargs)
     if isinstance(result, InvalidPayloadError):
         return "invalid"
-    kind = result.webhook_event if isinstance(result, JiraEvent) else result.event_type
+    # A Jira event that parsed routes on its payload's webhookEvent, which the event itself does not keep.
+    kind = payload["webhookEvent"] if isinstance(result, JiraEvent) else result.event_type
     return f"{result.action} {kind}"
 
 
@@ -512,7 +514,7 @@ def test_verify_jira_only_ever_raises_invalid_signature(
     headers: dict[str, str], body: bytes, secret: str
 ) -> None:
     """Any header dict, any body: InvalidSignatureError (a 401), nothing else; random headers never pass."""
-    assert not _verifies(signatures.verify_jira, headers, body, secret)
+    assert not _verifies(edge.verify_jira, headers, body, secret)
 
 
 @settings(max_examples=150, deadline=None)
@@ -521,7 +523,7 @@ def test_verify_zendesk_only_ever_raises_invalid_signature(
     headers: dict[str, str], body: bytes, secret: str
 ) -> None:
     """Any header dict, any body: InvalidSignatureError (a 401), nothing else; random headers never pass."""
-    assert not _verifies(signatures.verify_zendesk, headers, body, secret, now=NOW)
+    assert not _verifies(edge.verify_zendesk, headers, body, secret, now=NOW)
 
 
 @settings(max_examples=30, deadline=None)
@@ -537,7 +539,7 @@ def test_verify_zendesk_refuses_digit_like_timestamps(timestamp: str) -> None:
         "X-Zendesk-Webhook-Signature": "bm90IHRoZSBzaWduYXR1cmU=",
         "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
     }
-    assert not _verifies(signatures.verify_zendesk, headers, b"{}", ZENDESK_SECRET, now=NOW)
+    assert not _verifies(edge.verify_zendesk, headers, b"{}", ZENDESK_SECRET, now=NOW)
 
 
 def _different[T: (bytes, str)](value: T, other: T) -> T:
@@ -560,11 +562,11 @@ def test_jira_signature_binds_body_and_secret(
     a truncated digest verifies nothing."""
     other, other_secret = _different(body, other), _different(secret, other_secret)
     headers = _case(signatures.sign_jira(body, secret), upper)
-    assert _verifies(signatures.verify_jira, headers, body, secret)
-    assert not _verifies(signatures.verify_jira, headers, other, secret)
-    assert not _verifies(signatures.verify_jira, headers, body, other_secret)
+    assert _verifies(edge.verify_jira, headers, body, secret)
+    assert not _verifies(edge.verify_jira, headers, other, secret)
+    assert not _verifies(edge.verify_jira, headers, body, other_secret)
     truncated = {k: v[: len("sha256=") + cut] for k, v in headers.items()}
-    assert not _verifies(signatures.verify_jira, truncated, body, secret)
+    assert not _verifies(edge.verify_jira, truncated, body, secret)
 
 
 @settings(max_examples=120, deadline=None)
@@ -586,9 +588,9 @@ def test_zendesk_signature_binds_body_secret_and_timestamp(
     other, other_secret = _different(body, other), _different(secret, other_secret)
     signed_at = datetime.fromtimestamp(NOW + skew, UTC)
     headers = _case(signatures.sign_zendesk(body, secret, signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")), upper)
-    assert _verifies(signatures.verify_zendesk, headers, body, secret, now=NOW)
-    assert not _verifies(signatures.verify_zendesk, headers, other, secret, now=NOW)
-    assert not _verifies(signatures.verify_zendesk, headers, body, other_secret, now=NOW)
+    assert _verifies(edge.verify_zendesk, headers, body, secret, now=NOW)
+    assert not _verifies(edge.verify_zendesk, headers, other, secret, now=NOW)
+    assert not _verifies(edge.verify_zendesk, headers, body, other_secret, now=NOW)
     moved = {
         k: (
             datetime.fromtimestamp(NOW + skew + shift, UTC).isoformat()
@@ -597,17 +599,17 @@ def test_zendesk_signature_binds_body_secret_and_timestamp(
         )
         for k, v in headers.items()
     }
-    assert not _verifies(signatures.verify_zendesk, moved, body, secret, now=NOW)
+    assert not _verifies(edge.verify_zendesk, moved, body, secret, now=NOW)
     for stale in (NOW - age, NOW + age):
         old = signatures.sign_zendesk(body, secret, datetime.fromtimestamp(stale, UTC).isoformat())
-        assert not _verifies(signatures.verify_zendesk, old, body, secret, now=NOW)
+        assert not _verifies(edge.verify_zendesk, old, body, secret, now=NOW)
     short = {
         k: base64.b64encode(base64.b64decode(v)[:16]).decode()
         if k.lower() == signatures.ZENDESK_HEADER
         else v
         for k, v in headers.items()
     }
-    assert not _verifies(signatures.verify_zendesk, short, body, secret, now=NOW)
+    assert not _verifies(edge.verify_zendesk, short, body, secret, now=NOW)
 
 
 def _empty_key_headers(body: bytes, timestamp: str) -> dict[str, str]:
@@ -627,8 +629,8 @@ def test_an_empty_secret_fails_closed(headers: dict[str, str], body: bytes, forg
     """With no secret configured nothing verifies, not even HMACs computed with the empty key."""
     if forged:
         headers = _empty_key_headers(body, "2026-11-29T10:00:00Z")
-    assert not _verifies(signatures.verify_jira, headers, body, "")
-    assert not _verifies(signatures.verify_zendesk, headers, body, "", now=NOW)
+    assert not _verifies(edge.verify_jira, headers, body, "")
+    assert not _verifies(edge.verify_zendesk, headers, body, "", now=NOW)
     with pytest.raises(InvalidSignatureError):
         signatures.sign_jira(body, "")
     with pytest.raises(InvalidSignatureError):
@@ -682,11 +684,11 @@ class AcceptingSync:
         self.metrics = RecordingMetrics()
         self.handled: list[Any] = []
 
-    def handle_jira(self, event: JiraEvent) -> _Outcome:
+    def handle_jira(self, event: JiraEvent, deadline: Any) -> _Outcome:
         self.handled.append(event)
         return _Outcome()
 
-    def handle_zendesk(self, event: ZendeskEvent) -> _Outcome:
+    def handle_zendesk(self, event: ZendeskEvent, deadline: Any) -> _Outcome:
         self.handled.append(event)
         return _Outcome()
 
@@ -712,9 +714,17 @@ SECRETS = Secrets(
 
 
 def _handler(source: str, sync: Any, dynamodb: Forbidden | None = None) -> WebhookHandler:
-    """The real handler on real Settings and Secrets; DynamoDB (the idempotency store) is off limits."""
-    svc = Services(settings=SETTINGS, secrets=SECRETS, sync=sync, dynamodb=dynamodb or Forbidden("DynamoDB"))
-    return WebhookHandler(cast(Any, source), lambda: svc)
+    """The real handler on real Settings and Secrets; DynamoDB (the idempotency store) and the retry queue
+    are off limits."""
+    svc = Services(
+        settings=SETTINGS,
+        secrets=SECRETS,
+        sync=sync,
+        dynamodb=dynamodb or Forbidden("DynamoDB"),
+        handoff=cast(Any, Forbidden("retry queue")),
+        metrics=sync.metrics,
+    )
+    return WebhookHandler(JIRA if source == "jira" else ZENDESK, lambda: svc)
 
 
 def _assert_json_error(answer: Any, statuses: tuple[int, ...]) -> dict[str, Any]:

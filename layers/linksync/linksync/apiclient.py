@@ -19,8 +19,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import errors
+from .timing import DEFAULT_TIMEOUTS
 
-DEFAULT_TIMEOUT = (3.05, 5.0)
+DEFAULT_TIMEOUT = DEFAULT_TIMEOUTS.http
 USER_AGENT = "zendesk-jira-linksync/0.1"
 
 

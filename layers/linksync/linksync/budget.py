@@ -11,9 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .errors import HandOffError
+from .dynamo import Table, key, values
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -28,39 +26,24 @@ class ZendeskBudget:
         client: DynamoDBClient,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.table_name = table_name
+        self.table = Table(table_name, client=client)
         self.per_minute = per_minute
-        self._db = client
         self._clock = clock
 
-    @property
-    def enabled(self) -> bool:
-        return self.per_minute > 0
+    def take(self) -> float | None:
+        """Take one call from this minute's allowance: None when granted, else seconds to the next minute.
 
-    def take(self, calls: int = 1) -> float | None:
-        """Take ``calls`` from this minute's allowance: None when granted, else seconds to the next minute."""
-        if not self.enabled:
+        With no allowance configured (``per_minute`` 0), every call is granted without a request.
+        """
+        if self.per_minute <= 0:
             return None
         now = self._clock()
         minute = int(now // 60)
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": "BUDGET#zendesk"}, "sk": {"S": str(minute)}},
-                UpdateExpression="ADD used :n SET expiration = :exp",
-                ConditionExpression="attribute_not_exists(used) OR used <= :room",
-                ExpressionAttributeValues={
-                    ":n": {"N": str(calls)},
-                    ":room": {"N": str(self.per_minute - calls)},
-                    ":exp": {"N": str((minute + 2) * 60)},
-                },
-            )
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return max(1.0, (minute + 1) * 60 - now)
-            raise HandOffError(
-                f"DynamoDB update_item failed: {e.response.get('Error', {}).get('Code')}"
-            ) from e
-        except BotoCoreError as e:
-            raise HandOffError(f"DynamoDB update_item failed: {type(e).__name__}") from e
-        return None
+        granted = self.table.conditional(
+            "update_item",
+            Key=key("BUDGET#zendesk", str(minute)),
+            UpdateExpression="ADD used :n SET expiration = :exp",
+            ConditionExpression="attribute_not_exists(used) OR used < :limit",
+            ExpressionAttributeValues=values(n=1, limit=self.per_minute, exp=(minute + 2) * 60),
+        )
+        return None if granted is not None else max(1.0, (minute + 1) * 60 - now)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
+from .timing import Timeouts
 
 SECRET_KEYS = (
     "zendesk_email",
@@ -87,6 +88,10 @@ class Settings:
             if values[attr] < 0:
                 raise ConfigError(f"{var} must not be negative")
         return cls(**values)
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(read=self.zendesk_timeout)
 
 
 @dataclass(frozen=True)

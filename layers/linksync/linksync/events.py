@@ -22,7 +22,6 @@ ZENDESK_DELETE_TYPES = frozenset({"ticket.soft_deleted", "ticket.permanently_del
 @dataclass(frozen=True)
 class JiraEvent:
     action: JiraAction
-    webhook_event: str
     issue_id: str = ""
     issue_key: str = ""
     field_value: Any = None
@@ -35,7 +34,6 @@ class ZendeskEvent:
     action: ZendeskAction
     event_type: str
     ticket_id: str = ""
-    event_id: str | None = None
     reason: str = ""
 
 
@@ -62,7 +60,7 @@ def parse_jira(payload: Any, *, ticket_field: str) -> JiraEvent:
     if not isinstance(webhook_event, str):
         raise InvalidPayloadError("webhookEvent must be a string")
     if webhook_event not in ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted"):
-        return JiraEvent("ignore", webhook_event, reason=f"event {webhook_event[:60]!r} is not handled")
+        return JiraEvent("ignore", reason=f"event {webhook_event[:60]!r} is not handled")
     issue = _object(body.get("issue"), "issue")
     issue_id = _id(issue.get("id"), "issue.id")
     issue_key = issue.get("key")
@@ -71,7 +69,7 @@ def parse_jira(payload: Any, *, ticket_field: str) -> JiraEvent:
     timestamp = body.get("timestamp")
     ts = timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None
     if webhook_event == "jira:issue_deleted":
-        return JiraEvent("delete", webhook_event, issue_id, issue_key, timestamp=ts)
+        return JiraEvent("delete", issue_id, issue_key, timestamp=ts)
     fields = issue.get("fields")
     if fields is None:
         fields = {}
@@ -79,15 +77,12 @@ def parse_jira(payload: Any, *, ticket_field: str) -> JiraEvent:
     if webhook_event == "jira:issue_updated" and not _jira_field_changed(body.get("changelog"), ticket_field):
         return JiraEvent(
             "ignore",
-            webhook_event,
             issue_id,
             issue_key,
             timestamp=ts,
             reason=f"{ticket_field} did not change",
         )
-    return JiraEvent(
-        "sync", webhook_event, issue_id, issue_key, field_value=fields.get(ticket_field), timestamp=ts
-    )
+    return JiraEvent("sync", issue_id, issue_key, field_value=fields.get(ticket_field), timestamp=ts)
 
 
 def _jira_field_changed(changelog: Any, ticket_field: str) -> bool:
@@ -116,21 +111,21 @@ def parse_zendesk(payload: Any, *, issue_field: str) -> ZendeskEvent:
     detail = _object(body.get("detail"), "detail")
     ticket_id = _id(detail.get("id"), "detail.id")
     if name == "ticket.created":
-        return ZendeskEvent("sync", name, ticket_id, event_id)
+        return ZendeskEvent("sync", name, ticket_id)
     if name in ZENDESK_DELETE_TYPES:
-        return ZendeskEvent("delete", name, ticket_id, event_id)
+        return ZendeskEvent("delete", name, ticket_id)
     if name == "ticket.undeleted":
-        return ZendeskEvent("restore", name, ticket_id, event_id)
+        return ZendeskEvent("restore", name, ticket_id)
     if name == "ticket.custom_field_changed":
         event = _object(body.get("event"), "event")
         custom_field = _object(event.get("custom_field"), "event.custom_field")
         field_id = custom_field.get("id")
         if str(field_id) != str(issue_field):
             return ZendeskEvent(
-                "ignore", name, ticket_id, event_id, reason=f"custom field {str(field_id)[:30]} is not ours"
+                "ignore", name, ticket_id, reason=f"custom field {str(field_id)[:30]} is not ours"
             )
-        return ZendeskEvent("sync", name, ticket_id, event_id)
-    return ZendeskEvent("ignore", name, ticket_id, event_id, reason=f"event {name[:60]!r} is not handled")
+        return ZendeskEvent("sync", name, ticket_id)
+    return ZendeskEvent("ignore", name, ticket_id, reason=f"event {name[:60]!r} is not handled")
 
 
 def _parse_trigger(body: dict[str, Any]) -> ZendeskEvent:

@@ -1,27 +1,26 @@
-"""The DynamoDB ledger: which links should exist, which Zendesk link id each one has, and who wants it.
+"""The DynamoDB ledger of pairs: who wants each (issue, ticket) link, which Zendesk link id it has, and
+which call may have changed Zendesk without our knowing the result.
 
-One item per (issue, ticket) pair: ``pk=ISSUE#<issue_id>``, ``sk=TICKET#<ticket_id>``, with the GSI
-``ByTicket`` (``gsi1pk=TICKET#<ticket_id>``) for lookups by ticket; no scans. ``owners`` is the set of
-fields that want the link (``jira_field``, ``zendesk_field``): a field change adds or removes only its
-own name, and the link should exist while the set is not empty and neither side is deleted.
+One item per pair: ``pk=ISSUE#<issue_id>``, ``sk=TICKET#<ticket_id>``, with the GSI ``ByTicket``
+(``gsi1pk=TICKET#<ticket_id>``) for lookups by ticket; no scans. ``owners`` is the set of fields that want
+the link (``jira_field``, ``zendesk_field``), each with the version that last set its claim
+(``jira_field_v``, ``zendesk_field_v``).
 
-Each API call on a pair is preceded by a conditional *claim* so two deliveries never call Zendesk for the
-same pair at once, and ``create_attempted`` remembers that a POST may have landed even if its answer was
-lost. Deleted issues and tickets leave a tombstone (``sk=DELETED``) so a late create does nothing.
-The same table holds the Powertools idempotency records (``pk=idempotency#...``).
+Every write adds one to ``rev``. A worker reads a pair, decides, and claims it on condition that ``rev`` is
+still what it read, writing in the same request the call it is about to make (``inflight_*``): so the
+decision is made on the record as it is, and a call is on record before it is sent. What the ledger keeps
+per issue or ticket (field values, tombstones, locks) is in :mod:`linksync.entities`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .errors import HandOffError
+from .decision import InFlight, PairView
+from .dynamo import Table, key, plain, values
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,26 +28,34 @@ if TYPE_CHECKING:
 JIRA_OWNER = "jira_field"
 ZENDESK_OWNER = "zendesk_field"
 GSI_BY_TICKET = "ByTicket"
-TOMBSTONE_TTL_SECONDS = 30 * 24 * 3600
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
+TOMBSTONE_SK = "DELETED"
 
 
-def _issue_pk(issue_id: str) -> str:
+def issue_pk(issue_id: str) -> str:
     return f"ISSUE#{issue_id}"
 
 
-def _ticket_pk(ticket_id: str) -> str:
+def ticket_pk(ticket_id: str) -> str:
     return f"TICKET#{ticket_id}"
 
 
-def _key(issue_id: str, ticket_id: str) -> dict[str, Any]:
-    return {"pk": {"S": _issue_pk(issue_id)}, "sk": {"S": _ticket_pk(ticket_id)}}
+def pair_key(issue_id: str, ticket_id: str) -> dict[str, Any]:
+    return key(issue_pk(issue_id), ticket_pk(ticket_id))
 
 
-def _values(**values: Any) -> dict[str, Any]:
-    return {f":{k}": _ser.serialize(v) for k, v in values.items()}
+def _in_flight(data: dict[str, Any]) -> InFlight | None:
+    call = data.get("inflight_call")
+    if call in ("create", "delete"):
+        at = data.get("inflight_at")
+        links = tuple(sorted(int(x) for x in data.get("inflight_links") or ()))
+        return InFlight(call, int(at) / 1000 if at is not None else None, links)
+    # Records written before the in-flight marker: a create that may have landed, a delete that may have.
+    if data.get("create_attempted"):
+        at = data.get("attempted_at")
+        return InFlight("create", int(at) / 1000 if at else None)
+    if data.get("link_uncertain") and data.get("link_id") is not None:
+        return InFlight("delete", None, (int(data["link_id"]),))
+    return None
 
 
 @dataclass(frozen=True)
@@ -59,17 +66,14 @@ class LinkRecord:
     owners: frozenset[str] = field(default_factory=frozenset)
     link_id: int | None = None
     state: str = "pending"
-    create_attempted: bool = False
-    attempted_at: int = 0  # epoch milliseconds of the last create attempt
-    link_uncertain: bool = False  # a delete of link_id failed without telling whether it happened
+    in_flight: InFlight | None = None
     adopted: bool = False
-    claim: str | None = None
-    claim_expires: int = 0  # epoch milliseconds
-    last_error: str | None = None
+    claim_expires: int = 0  # epoch milliseconds; 0 when nobody holds the pair
+    rev: int = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> LinkRecord:
-        data = {k: _de.deserialize(v) for k, v in item.items()}
+        data = plain(item)
         link_id = data.get("link_id")
         return cls(
             issue_id=str(data["issue_id"]),
@@ -78,13 +82,10 @@ class LinkRecord:
             owners=frozenset(data.get("owners") or ()),
             link_id=int(link_id) if link_id is not None else None,
             state=str(data.get("state", "pending")),
-            create_attempted=bool(data.get("create_attempted", False)),
-            attempted_at=int(data.get("attempted_at", 0)),
-            link_uncertain=bool(data.get("link_uncertain", False)),
+            in_flight=_in_flight(data),
             adopted=bool(data.get("adopted", False)),
-            claim=data.get("claim"),
-            claim_expires=int(data.get("claim_expires", 0)),
-            last_error=data.get("last_error"),
+            claim_expires=int(data.get("claim_expires", 0)) if data.get("claim") else 0,
+            rev=int(data.get("rev", 0)),
         )
 
 
@@ -92,359 +93,250 @@ class LinkRecord:
 class PairState:
     """A pair's ledger record (None if never seen) and whether either side is deleted."""
 
+    issue_id: str
+    ticket_id: str
     record: LinkRecord | None
     tombstoned: bool
 
-    @property
-    def desired(self) -> bool:
-        return bool(self.record and self.record.owners) and not self.tombstoned
+    def view(self, now: float) -> PairView:
+        rec = self.record
+        if rec is None:
+            return PairView(wanted=False)
+        return PairView(
+            wanted=bool(rec.owners) and not self.tombstoned,
+            link_id=rec.link_id,
+            in_flight=rec.in_flight,
+            held=rec.claim_expires > now * 1000,
+        )
+
+
+@dataclass(frozen=True)
+class PairWrite:
+    """What a worker learned about a pair under its claim, written as it gives the claim back."""
+
+    link_id: int | None
+    in_flight: InFlight | None = None
+    adopted: bool = False
+    error: str | None = None
+    failed: bool = False  # a permanent failure: an operator must act
+
+
+_LEGACY = "create_attempted, attempted_at, link_uncertain"
 
 
 class Ledger:
-    def __init__(self, table_name: str, *, client: DynamoDBClient | None = None) -> None:
-        if client is None:
-            import boto3
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: DynamoDBClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table = Table(table_name, client=client)
+        self.clock = clock
 
-            client = boto3.client("dynamodb")
-        self.table_name = table_name
-        self._db = client
+    @property
+    def table_name(self) -> str:
+        return self.table.name
 
     def __repr__(self) -> str:
         return f"Ledger(table_name={self.table_name!r})"
-
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._db, operation)(TableName=self.table_name, **kwargs)
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise
-            raise HandOffError(
-                f"DynamoDB {operation} failed: {e.response.get('Error', {}).get('Code')}"
-            ) from e
-        except BotoCoreError as e:
-            raise HandOffError(f"DynamoDB {operation} failed: {type(e).__name__}") from e
-
-    def _conditional(self, operation: str, **kwargs: Any) -> bool:
-        """True when the write happened, False when its condition did not hold."""
-        try:
-            self._call(operation, **kwargs)
-        except ClientError:
-            return False
-        return True
 
     # ------------------------------------------------------------------ reads
 
     def pair_state(self, issue_id: str, ticket_id: str) -> PairState:
         """The pair's record and both tombstones, in one consistent BatchGetItem."""
-        keys = [
-            _key(issue_id, ticket_id),
-            {"pk": {"S": _issue_pk(issue_id)}, "sk": {"S": "DELETED"}},
-            {"pk": {"S": _ticket_pk(ticket_id)}, "sk": {"S": "DELETED"}},
-        ]
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-        items: list[dict[str, Any]] = []
-        for _ in range(5):
-            try:
-                answer = self._db.batch_get_item(RequestItems=request)
-            except (ClientError, BotoCoreError) as e:
-                raise HandOffError(f"DynamoDB batch_get_item failed: {type(e).__name__}") from e
-            items += answer.get("Responses", {}).get(self.table_name, [])
-            request = dict(answer.get("UnprocessedKeys") or {})
-            if not request:
-                break
-        else:
-            raise HandOffError("DynamoDB batch_get_item left keys unprocessed")
-        record = None
-        tombstoned = False
-        for item in items:
-            if item["sk"]["S"] == "DELETED":
-                tombstoned = True
-            else:
-                record = LinkRecord.from_item(item)
-        return PairState(record, tombstoned)
-
-    def _query(self, **kwargs: Any) -> list[LinkRecord]:
-        records: list[LinkRecord] = []
-        start: dict[str, Any] | None = None
-        while True:
-            page = self._call("query", **kwargs, **({"ExclusiveStartKey": start} if start else {}))
-            records += [LinkRecord.from_item(item) for item in page.get("Items", [])]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return records
+        items = self.table.get_many(
+            [
+                pair_key(issue_id, ticket_id),
+                key(issue_pk(issue_id), TOMBSTONE_SK),
+                key(ticket_pk(ticket_id), TOMBSTONE_SK),
+            ]
+        )
+        record = next((LinkRecord.from_item(i) for i in items if i["sk"]["S"] != TOMBSTONE_SK), None)
+        tombstoned = any(i["sk"]["S"] == TOMBSTONE_SK for i in items)
+        return PairState(issue_id, ticket_id, record, tombstoned)
 
     def links_for_issue(self, issue_id: str) -> list[LinkRecord]:
-        return self._query(
+        items = self.table.query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
-            ExpressionAttributeValues=_values(pk=_issue_pk(issue_id), t="TICKET#"),
+            ExpressionAttributeValues=values(pk=issue_pk(issue_id), t="TICKET#"),
             ConsistentRead=True,
         )
+        return [LinkRecord.from_item(i) for i in items]
 
     def links_for_ticket(self, ticket_id: str) -> list[LinkRecord]:
-        return self._query(
+        """Eventually consistent (a GSI): callers that must not miss a claim read the field's last value."""
+        items = self.table.query(
             IndexName=GSI_BY_TICKET,
             KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues=_values(pk=_ticket_pk(ticket_id)),
+            ExpressionAttributeValues=values(pk=ticket_pk(ticket_id)),
         )
+        return [LinkRecord.from_item(i) for i in items]
 
-    def is_tombstoned(self, kind: str, entity_id: str) -> bool:
-        pk = _issue_pk(entity_id) if kind == "issue" else _ticket_pk(entity_id)
-        answer = self._call("get_item", Key={"pk": {"S": pk}, "sk": {"S": "DELETED"}}, ConsistentRead=True)
-        return "Item" in answer
+    # ------------------------------------------------------------------ who wants the link
 
-    # ------------------------------------------------------------------ desired state
-
-    def add_owner(
-        self, issue_id: str, ticket_id: str, issue_key: str, owner: str, *, version: int | None = None
+    def set_owner(
+        self, issue_id: str, ticket_id: str, owner: str, *, wanted: bool, version: int, issue_key: str = ""
     ) -> bool:
-        """Record that ``owner`` wants the pair linked. With a ``version``, an older event than the one that
-        last set this owner's claim does nothing (returns False)."""
-        now = int(time.time())
+        """Record ``owner``'s claim on the pair as of ``version``: it wants the link, or no longer does.
+
+        An older version than the one that last set this owner's claim does nothing (returns False). A
+        release is written even where the pair has no record yet, so an older event arriving later cannot
+        add the claim back.
+        """
         update = (
-            "SET issue_id = :i, ticket_id = :t, issue_key = :k, gsi1pk = :g1, gsi1sk = :g2, "
+            "SET issue_id = :i, ticket_id = :t, gsi1pk = :g1, gsi1sk = :g2, "
             "created_at = if_not_exists(created_at, :now), updated_at = :now, "
-            "#st = if_not_exists(#st, :pending)"
+            "#st = if_not_exists(#st, :pending), #ov = :v"
         )
-        names = {"#st": "state"}
-        values: dict[str, Any] = {
+        named: dict[str, Any] = {
             "i": issue_id,
             "t": ticket_id,
-            "k": issue_key,
-            "g1": _ticket_pk(ticket_id),
-            "g2": _issue_pk(issue_id),
-            "now": now,
+            "g1": ticket_pk(ticket_id),
+            "g2": issue_pk(issue_id),
+            "now": int(self.clock()),
             "pending": "pending",
+            "v": version,
             "o": {owner},
+            "one": 1,
         }
-        kwargs: dict[str, Any] = {}
-        if version is not None:
-            update += ", #ov = :v"
-            names["#ov"] = f"{owner}_v"
-            values["v"] = version
-            kwargs["ConditionExpression"] = "attribute_not_exists(#ov) OR #ov <= :v"
-        return self._conditional(
-            "update_item",
-            Key=_key(issue_id, ticket_id),
-            UpdateExpression=update + " ADD owners :o",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_values(**values),
-            **kwargs,
-        )
-
-    def remove_owner(self, issue_id: str, ticket_id: str, owner: str, *, version: int) -> bool:
-        """Drop ``owner``'s claim as of ``version``. Writes the version even where the pair has no record yet,
-        so an older event arriving later cannot add the claim back."""
-        return self._conditional(
-            "update_item",
-            Key=_key(issue_id, ticket_id),
-            UpdateExpression=(
-                "SET issue_id = :i, ticket_id = :t, gsi1pk = :g1, gsi1sk = :g2, "
-                "created_at = if_not_exists(created_at, :now), updated_at = :now, "
-                "#st = if_not_exists(#st, :pending), #ov = :v DELETE owners :o"
-            ),
-            ConditionExpression="attribute_not_exists(#ov) OR #ov <= :v",
-            ExpressionAttributeNames={"#st": "state", "#ov": f"{owner}_v"},
-            ExpressionAttributeValues=_values(
-                i=issue_id,
-                t=ticket_id,
-                g1=_ticket_pk(ticket_id),
-                g2=_issue_pk(issue_id),
-                now=int(time.time()),
-                pending="pending",
-                v=version,
-                o={owner},
-            ),
-        )
-
-    def remove_owners(self, issue_id: str, ticket_id: str, owners: Iterable[str] | None = None) -> None:
-        """Remove some owners, or all of them (None), from a pair that exists, whatever their versions."""
-        names = set(owners) if owners is not None else None
-        if names is not None and not names:
-            return
-        update = "DELETE owners :o SET updated_at = :now" if names else "REMOVE owners SET updated_at = :now"
-        values = _values(now=int(time.time()), **({"o": names} if names else {}))
-        self._conditional(
-            "update_item",
-            Key=_key(issue_id, ticket_id),
-            UpdateExpression=update,
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=values,
-        )
-
-    def swap_field_set(self, kind: str, entity_id: str, values: set[str], version: int) -> set[str] | None:
-        """Store what an issue's (kind "issue") or ticket's field lists as of ``version``; returns what it
-        listed before, or None when a newer version is already stored (this event is stale)."""
-        key = (
-            {"pk": {"S": _issue_pk(entity_id)}, "sk": {"S": "JIRA_FIELD"}}
-            if kind == "issue"
-            else {"pk": {"S": _ticket_pk(entity_id)}, "sk": {"S": "ZENDESK_FIELD"}}
-        )
-        update = "SET version = :v, vals = :vals" if values else "SET version = :v REMOVE vals"
-        try:
-            answer = self._call(
+        if wanted:
+            update += ", issue_key = :k"
+            named["k"] = issue_key
+        change = "ADD owners :o, rev :one" if wanted else "ADD rev :one DELETE owners :o"
+        return (
+            self.table.conditional(
                 "update_item",
-                Key=key,
-                UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(version) OR version <= :v",
-                ExpressionAttributeValues=_values(v=version, **({"vals": set(values)} if values else {})),
-                ReturnValues="ALL_OLD",
+                Key=pair_key(issue_id, ticket_id),
+                UpdateExpression=f"{update} {change}",
+                ConditionExpression="attribute_not_exists(#ov) OR #ov <= :v",
+                ExpressionAttributeNames={"#st": "state", "#ov": f"{owner}_v"},
+                ExpressionAttributeValues=values(**named),
             )
-        except ClientError:
-            return None
-        old = answer.get("Attributes", {}).get("vals")
-        return {str(v) for v in _de.deserialize(old)} if old else set()
-
-    def acquire_lock(self, name: str, token: str, *, lease_seconds: float) -> bool:
-        """A short lease so only one delivery at a time reads and applies one entity's truth."""
-        now = int(time.time() * 1000)
-        return self._conditional(
-            "put_item",
-            Item={
-                "pk": {"S": f"LOCK#{name}"},
-                "sk": {"S": "LOCK"},
-                "token": {"S": token},
-                "lease_until": {"N": str(now + int(lease_seconds * 1000))},
-                "expiration": {"N": str(now // 1000 + 3600)},
-            },
-            ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
-            ExpressionAttributeValues={":now": {"N": str(now)}},
+            is not None
         )
 
-    def release_lock(self, name: str, token: str) -> None:
-        self._conditional(
-            "delete_item",
-            Key={"pk": {"S": f"LOCK#{name}"}, "sk": {"S": "LOCK"}},
-            ConditionExpression="#tk = :t",
-            ExpressionAttributeNames={"#tk": "token"},
-            ExpressionAttributeValues={":t": {"S": token}},
+    def clear_owners(self, issue_id: str, ticket_id: str) -> None:
+        """Nobody wants the pair any more, whatever the versions (its issue or ticket is gone)."""
+        self.table.conditional(
+            "update_item",
+            Key=pair_key(issue_id, ticket_id),
+            UpdateExpression="REMOVE owners SET updated_at = :now ADD rev :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values(now=int(self.clock()), one=1),
         )
 
-    def put_tombstone(self, kind: str, entity_id: str) -> None:
-        pk = _issue_pk(entity_id) if kind == "issue" else _ticket_pk(entity_id)
-        now = int(time.time())
-        self._call(
-            "put_item",
-            Item={
-                "pk": {"S": pk},
-                "sk": {"S": "DELETED"},
-                "deleted_at": {"N": str(now)},
-                "expiration": {"N": str(now + TOMBSTONE_TTL_SECONDS)},
-            },
-        )
-
-    def remove_tombstone(self, kind: str, entity_id: str) -> None:
-        pk = _issue_pk(entity_id) if kind == "issue" else _ticket_pk(entity_id)
-        self._call("delete_item", Key={"pk": {"S": pk}, "sk": {"S": "DELETED"}})
-
-    # ------------------------------------------------------------------ claims around API calls
+    # ------------------------------------------------------------------ claims around Zendesk calls
 
     def claim(
-        self, issue_id: str, ticket_id: str, token: str, *, lease_seconds: float, creating: bool
-    ) -> LinkRecord | None:
-        """Take the pair for one API call; returns the record as it was when the claim was taken (None if
-        someone else holds it).
-
-        Deciding from this copy, not from an earlier read, keeps a delivery that read before another one
-        finished from acting on stale state. ``creating`` also records that a POST may land.
-        """
-        now = int(time.time() * 1000)  # milliseconds: the serializer takes ints, not floats
-        update = "SET claim = :c, claim_expires = :e"
-        if creating:
-            update += ", create_attempted = :true, attempted_at = :now"
-        try:
-            answer = self._call(
-                "update_item",
-                Key=_key(issue_id, ticket_id),
-                UpdateExpression=update,
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(claim) OR claim_expires < :now)"
-                ),
-                ExpressionAttributeValues=_values(
-                    c=token,
-                    e=now + int(lease_seconds * 1000),
-                    now=now,
-                    **({"true": True} if creating else {}),
-                ),
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError:
-            return None
-        return LinkRecord.from_item(answer["Attributes"])
-
-    def release_claim(
-        self, issue_id: str, ticket_id: str, token: str, *, create_attempted: bool, attempted_at: int
-    ) -> None:
-        """Give the pair back untouched: ``create_attempted``/``attempted_at`` as they were before the claim
-        (no call was made under it)."""
-        update = "SET updated_at = :now, create_attempted = :ca"
-        values: dict[str, Any] = {"ca": create_attempted}
-        if attempted_at:
-            update += ", attempted_at = :at REMOVE claim, claim_expires"
-            values["at"] = attempted_at
-        else:
-            update += " REMOVE claim, claim_expires, attempted_at"
-        self._finish(issue_id, ticket_id, token, update, **values)
-
-    def finish_linked(
-        self, issue_id: str, ticket_id: str, token: str, *, link_id: int, adopted: bool
-    ) -> None:
-        self._finish(
-            issue_id,
-            ticket_id,
-            token,
-            "SET link_id = :l, #st = :s, adopted = :a, create_attempted = :f, updated_at = :now "
-            "REMOVE claim, claim_expires, last_error, link_uncertain, attempted_at",
-            l=link_id,
-            s="linked",
-            a=adopted,
-            f=False,
-        )
-
-    def finish_unlinked(self, issue_id: str, ticket_id: str, token: str) -> None:
-        self._finish(
-            issue_id,
-            ticket_id,
-            token,
-            "SET #st = :s, create_attempted = :f, updated_at = :now "
-            "REMOVE link_id, claim, claim_expires, last_error, adopted, link_uncertain",
-            s="unlinked",
-            f=False,
-        )
-
-    def release(
         self,
-        issue_id: str,
-        ticket_id: str,
+        state: PairState,
         token: str,
         *,
-        error: str,
-        failed: bool = False,
-        answered: bool = False,
-        delete_failed: bool = False,
-    ) -> None:
-        """Give the pair back after a failed call, noting why. ``answered``: the vendor replied, so the call
-        is over and cannot land later (no need to wait before looking for it). ``delete_failed``: a DELETE
-        of the pair's link failed, so whether the link still exists must be checked before relying on it."""
-        update = "SET last_error = :e, updated_at = :now"
-        values: dict[str, Any] = {"e": error[:500]}
-        if failed:
-            update += ", #st = :s"
-            values["s"] = "failed"
-        if delete_failed:
-            update += ", link_uncertain = :u"
-            values["u"] = True
-        update += " REMOVE claim, claim_expires"
-        if answered:
-            update += ", attempted_at"
-        self._finish(issue_id, ticket_id, token, update, **values)
+        lease_seconds: float,
+        in_flight: InFlight | None = None,
+    ) -> bool:
+        """Take the pair for one worker, on condition that its record is still the one in ``state``.
 
-    def _finish(self, issue_id: str, ticket_id: str, token: str, update: str, **values: Any) -> None:
-        names = {"#st": "state"} if "#st" in update else {}
-        self._conditional(
-            "update_item",
-            Key=_key(issue_id, ticket_id),
-            UpdateExpression=update,
-            ConditionExpression="claim = :c",
-            ExpressionAttributeValues=_values(c=token, now=int(time.time()), **values),
-            **({"ExpressionAttributeNames": names} if names else {}),
+        ``in_flight``, when given, is written in the same request: the call is on record before it is sent
+        (None leaves the record's as it is, e.g. for a look). False when the record changed since it was
+        read (read it again) or someone else holds it.
+        """
+        rev = state.record.rev if state.record is not None else 0
+        now = int(self.clock() * 1000)
+        update = ["claim = :c", "claim_expires = :e", "updated_at = :s"]
+        named: dict[str, Any] = {"c": token, "e": now + int(lease_seconds * 1000), "s": now // 1000}
+        removes: list[str] = []
+        if in_flight is not None:
+            _write_in_flight(in_flight, update, removes, named)
+        named.update(one=1, now=now)
+        same_rev = "rev = :rev" if rev else "attribute_not_exists(rev)"
+        if rev:
+            named["rev"] = rev
+        expression = "SET " + ", ".join(update) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return (
+            self.table.conditional(
+                "update_item",
+                Key=pair_key(state.issue_id, state.ticket_id),
+                UpdateExpression=expression + " ADD rev :one",
+                ConditionExpression=(
+                    f"attribute_exists(pk) AND {same_rev} "
+                    "AND (attribute_not_exists(claim) OR claim_expires < :now)"
+                ),
+                ExpressionAttributeValues=values(**named),
+            )
+            is not None
         )
+
+    def note_in_flight(
+        self, issue_id: str, ticket_id: str, token: str, in_flight: InFlight, *, link_id: int | None = None
+    ) -> bool:
+        """Under our claim: record a call before it is sent (and the link a look found, if any)."""
+        update: list[str] = []
+        named: dict[str, Any] = {}
+        _write_in_flight(in_flight, update, [], named)
+        if link_id is not None:
+            update.append("link_id = :l")
+            named["l"] = link_id
+        return self._under_claim(issue_id, ticket_id, token, "SET " + ", ".join(update), named)
+
+    def finish(self, issue_id: str, ticket_id: str, token: str, write: PairWrite) -> bool:
+        """Record what the worker learned and give the pair back."""
+        update = ["updated_at = :now"]
+        removes = ["claim", "claim_expires", *_LEGACY.split(", ")]
+        named: dict[str, Any] = {"now": int(self.clock())}
+        _write_in_flight(write.in_flight, update, removes, named)
+        if write.link_id is None:
+            removes += ["link_id", "adopted"]
+        else:
+            update += ["link_id = :l", "adopted = :a"]
+            named.update(l=write.link_id, a=write.adopted)
+        if write.error is None:
+            removes.append("last_error")
+            update.append("#st = :st")
+            named["st"] = "linked" if write.link_id is not None else "unlinked"
+        else:
+            update.append("last_error = :err")
+            named["err"] = write.error[:500]
+            if write.failed:
+                update.append("#st = :st")
+                named["st"] = "failed"
+        expression = "SET " + ", ".join(update) + " REMOVE " + ", ".join(removes)
+        return self._under_claim(issue_id, ticket_id, token, expression, named)
+
+    def _under_claim(
+        self, issue_id: str, ticket_id: str, token: str, expression: str, named: dict[str, Any]
+    ) -> bool:
+        return (
+            self.table.conditional(
+                "update_item",
+                Key=pair_key(issue_id, ticket_id),
+                UpdateExpression=expression + " ADD rev :one",
+                ConditionExpression="claim = :c",
+                ExpressionAttributeValues=values(c=token, one=1, **named),
+                **({"ExpressionAttributeNames": {"#st": "state"}} if "#st" in expression else {}),
+            )
+            is not None
+        )
+
+
+def _write_in_flight(
+    flight: InFlight | None, update: list[str], removes: list[str], named: dict[str, Any]
+) -> None:
+    """The ``inflight_*`` attributes for ``flight`` (removed when None), added to an update's clauses."""
+    if flight is None:
+        removes += ["inflight_call", "inflight_at", "inflight_links"]
+        return
+    update.append("inflight_call = :fc")
+    named["fc"] = flight.call
+    if flight.sent_at is not None:
+        update.append("inflight_at = :fa")
+        named["fa"] = int(flight.sent_at * 1000)
+    else:
+        removes.append("inflight_at")
+    if flight.link_ids:
+        update.append("inflight_links = :fl")
+        named["fl"] = [int(i) for i in flight.link_ids]
+    else:
+        removes.append("inflight_links")

@@ -1,13 +1,16 @@
-"""The SQS retry queue and its dead-letter queue: where a failed link operation waits for another try.
+"""The SQS retry queue and its dead-letter queue: where a task waits for another try.
 
-One message per operation (``{"op": ..., "attempt": n, ...}``). The delay grows exponentially with full
-jitter and never undercuts the vendor's Retry-After; SQS caps a message delay at 15 minutes. What can never
-succeed, and what ran out of attempts, goes to the dead-letter queue with the reason in the message.
+Three things can happen to a task, each one method: :meth:`RetryQueue.retry` after a failure (one more
+attempt used, a delay that grows exponentially with full jitter and never undercuts the vendor's
+Retry-After, or the dead-letter queue once the attempts are spent), :meth:`RetryQueue.defer` when it
+could not run now (no attempt used), and :meth:`RetryQueue.park` for what can never succeed, with its
+reason. SQS caps a message's delay at 15 minutes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import HandOffError
+from .operations import Operation, Task
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -39,7 +43,21 @@ class Backoff:
         wait = (rng or random).uniform(ceiling / 2, ceiling)
         if retry_after is not None:
             wait = max(wait, retry_after)
-        return int(min(self.cap_seconds, MAX_DELAY_SECONDS, max(0, round(wait))))
+        return _sqs_delay(min(self.cap_seconds, wait))
+
+
+def _sqs_delay(seconds: float) -> int:
+    return int(min(MAX_DELAY_SECONDS, max(0, round(seconds))))
+
+
+@dataclass(frozen=True)
+class Retried:
+    delay: int
+
+
+@dataclass(frozen=True)
+class Exhausted:
+    attempts: int
 
 
 class RetryQueue:
@@ -71,20 +89,29 @@ class RetryQueue:
         except (ClientError, BotoCoreError) as e:
             raise HandOffError(f"SQS send_message failed: {type(e).__name__}") from e
 
-    def schedule(self, operation: dict[str, Any], *, retry_after: float | None = None) -> int:
-        """Queue ``operation`` for its next attempt; returns the delay used."""
-        attempt = int(operation.get("attempt", 0)) + 1
-        message = {**operation, "attempt": attempt, "queued_at": int(time.time())}
-        delay = self.backoff.delay(attempt, retry_after)
-        self._send(self.queue_url, message, delay)
-        return delay
+    def retry(
+        self, task: Task[Operation], *, retry_after: float | None = None, reason: dict[str, Any] | None = None
+    ) -> Retried | Exhausted:
+        """After a failure that may pass: queue the next attempt, or report that none is left."""
+        if task.attempts >= self.backoff.max_attempts:
+            return Exhausted(task.attempts)
+        following = task.failed_once()
+        delay = self.backoff.delay(following.attempts, retry_after)
+        extra: dict[str, Any] = {"queued_at": int(time.time())}
+        if reason is not None:
+            extra["last_error"] = reason
+        self._send(self.queue_url, following.to_message(**extra), delay)
+        return Retried(delay)
 
-    def exhausted(self, operation: dict[str, Any]) -> bool:
-        return int(operation.get("attempt", 0)) >= self.backoff.max_attempts
+    def defer(self, task: Task[Operation], *, delay: float = 0) -> int:
+        """Queue a task that could not run now (no time left, budget spent, held by another worker), with
+        the attempts it had; returns the delay used."""
+        seconds = _sqs_delay(math.ceil(delay))  # never early: a task back too soon would only wait again
+        self._send(self.queue_url, task.to_message(queued_at=int(time.time())), seconds)
+        return seconds
 
-    def dead_letter(self, operation: dict[str, Any], reason: dict[str, Any]) -> None:
+    def park(self, message: dict[str, Any], reason: dict[str, Any]) -> None:
+        """Send to the dead-letter queue, with the reason, what can never succeed."""
         if not self.dead_letter_url:
             raise HandOffError("no dead-letter queue configured")
-        self._send(
-            self.dead_letter_url, {**operation, "dead_lettered_at": int(time.time()), "reason": reason}
-        )
+        self._send(self.dead_letter_url, {**message, "dead_lettered_at": int(time.time()), "reason": reason})

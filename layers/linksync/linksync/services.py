@@ -1,7 +1,7 @@
 """Wiring: the collaborators one container needs, built once from validated configuration.
 
-Handlers call :func:`get_services`; tests call :func:`build_services` with their own boto3 clients and
-sessions, or ``services.override(...)``.
+Handlers hold a ``Cached(build_services)``; tests call :func:`build_services` with their own boto3 clients
+and sessions, or ``Cached.override``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import jira, zendesk
 from .budget import ZendeskBudget
-from .config import Cached, Secrets, Settings
+from .config import Secrets, Settings
+from .desired import LinkSync
+from .entities import Entities
+from .handoff import Handoff
 from .ledger import Ledger
+from .pair_sync import PairSync
+from .ports import MetricsSink
 from .retry_queue import Backoff, RetryQueue
-from .sync import MetricsSink, SyncService
 
 if TYPE_CHECKING:
     import requests
@@ -26,8 +30,10 @@ if TYPE_CHECKING:
 class Services:
     settings: Settings
     secrets: Secrets
-    sync: SyncService
+    sync: LinkSync
     dynamodb: Any
+    handoff: Handoff
+    metrics: MetricsSink
 
     def __repr__(self) -> str:
         return f"Services(table={self.settings.links_table_name!r})"
@@ -47,47 +53,49 @@ def build_services(
 
     dynamodb = dynamodb or boto3.client("dynamodb")
     sqs = sqs or boto3.client("sqs")
-    timeout = (3.05, settings.zendesk_timeout)
+    timeouts = settings.timeouts
     zendesk_client = zendesk.ZendeskClient(
         settings.zendesk_base_url,
         zendesk.api_token_auth(secrets.zendesk_email, secrets.zendesk_api_token),
         session=session,
-        timeout=timeout,
+        timeout=timeouts.http,
     )
     jira_client = jira.JiraClient(
         settings.jira_base_url,
         jira.api_token_auth(secrets.jira_email, secrets.jira_api_token),
         session=session,
-        timeout=timeout,
+        timeout=timeouts.http,
     )
-    sync = SyncService(
+    queue = RetryQueue(
+        settings.retry_queue_url,
+        settings.dead_letter_queue_url,
+        client=sqs,
+        backoff=Backoff(
+            base_seconds=settings.retry_base_delay,
+            cap_seconds=settings.retry_max_delay,
+            max_attempts=settings.retry_max_attempts,
+        ),
+    )
+    handoff = Handoff(queue, metrics=metrics, logger=logger)
+    ledger = Ledger(settings.links_table_name, client=dynamodb)
+    budget = ZendeskBudget(settings.links_table_name, settings.zendesk_calls_per_minute, client=dynamodb)
+    pairs = PairSync(zendesk=zendesk_client, ledger=ledger, handoff=handoff, timeouts=timeouts, budget=budget)
+    sync = LinkSync(
         zendesk=zendesk_client,
         jira=jira_client,
-        ledger=Ledger(settings.links_table_name, client=dynamodb),
-        queue=RetryQueue(
-            settings.retry_queue_url,
-            settings.dead_letter_queue_url,
-            client=sqs,
-            backoff=Backoff(
-                base_seconds=settings.retry_base_delay,
-                cap_seconds=settings.retry_max_delay,
-                max_attempts=settings.retry_max_attempts,
-            ),
-        ),
+        ledger=ledger,
+        entities=Entities(settings.links_table_name, client=dynamodb),
+        pairs=pairs,
+        handoff=handoff,
         zendesk_issue_field=settings.zendesk_issue_field,
-        metrics=metrics,
-        logger=logger,
-        budget=ZendeskBudget(settings.links_table_name, settings.zendesk_calls_per_minute, client=dynamodb),
+        timeouts=timeouts,
+        budget=budget,
     )
-    sync.defer_below = 2 * sum(timeout) + 1
-    # A request whose answer never came normally lands within its read timeout; allow twice that, plus
-    # slack for a busy server, before deciding it did not land (the soak found one margin too thin).
-    sync.settle_seconds = 2 * timeout[1] + 2
-    return Services(settings=settings, secrets=secrets, sync=sync, dynamodb=dynamodb)
-
-
-services: Cached[Services] = Cached(build_services)
-
-
-def get_services() -> Services:
-    return services.get()
+    return Services(
+        settings=settings,
+        secrets=secrets,
+        sync=sync,
+        dynamodb=dynamodb,
+        handoff=handoff,
+        metrics=handoff.metrics,
+    )

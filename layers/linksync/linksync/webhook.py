@@ -11,15 +11,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from . import errors, signatures
 from .events import parse_jira, parse_zendesk
+from .operations import Outcome
 from .services import Services
+from .timing import Deadline
 
 MAX_BODY_BYTES = 256 * 1024
-Source = Literal["jira", "zendesk"]
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
@@ -31,11 +33,11 @@ def response(status: int, body: dict[str, Any], headers: dict[str, str] | None =
     }
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if isinstance(key, str) and key.lower() == name:
-            return value if isinstance(value, str) else None
-    return None
+def lower_headers(raw: Any) -> dict[str, str]:
+    """Header names lower-cased, once, at the edge; anything that is not a string pair is left out."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {k.lower(): v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
@@ -70,84 +72,143 @@ def _json(body: bytes) -> Any:
         raise errors.InvalidPayloadError("body is not valid JSON") from None
 
 
+@dataclass(frozen=True)
+class Request:
+    headers: dict[str, str]  # names lower-cased
+    body: bytes  # exactly as sent
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Request:
+        return cls(lower_headers(event.get("headers")), raw_body(event))
+
+
+Annotate = Callable[..., None]
+
+
+class WebhookSource(Protocol):
+    """What differs between the two senders: how they sign, how they name a delivery, what they send."""
+
+    name: Literal["jira", "zendesk"]
+
+    def verify(self, request: Request, svc: Services) -> None: ...
+    def delivery_id(self, request: Request, payload: Any) -> str | None: ...
+    def handle(self, svc: Services, payload: Any, deadline: Deadline, annotate: Annotate) -> Outcome: ...
+
+
+class JiraSource:
+    name: Literal["jira"] = "jira"
+
+    def verify(self, request: Request, svc: Services) -> None:
+        secret = svc.secrets.jira_webhook_secret
+        signatures.verify_jira(request.body, request.headers.get(signatures.JIRA_HEADER), secret)
+
+    def delivery_id(self, request: Request, payload: Any) -> str | None:
+        return request.headers.get("x-atlassian-webhook-identifier") or None
+
+    def handle(self, svc: Services, payload: Any, deadline: Deadline, annotate: Annotate) -> Outcome:
+        event = parse_jira(payload, ticket_field=svc.settings.jira_ticket_field)
+        annotate(issue_id=event.issue_id, issue_key=event.issue_key)
+        return svc.sync.handle_jira(event, deadline)
+
+
+class ZendeskSource:
+    name: Literal["zendesk"] = "zendesk"
+
+    def verify(self, request: Request, svc: Services) -> None:
+        signatures.verify_zendesk(
+            request.body,
+            request.headers.get(signatures.ZENDESK_HEADER),
+            request.headers.get(signatures.ZENDESK_TIMESTAMP_HEADER),
+            svc.secrets.zendesk_webhook_secret,
+            tolerance=svc.settings.zendesk_signature_tolerance,
+        )
+
+    def delivery_id(self, request: Request, payload: Any) -> str | None:
+        # Only event-subscription bodies carry Zendesk's event id; a trigger body is whatever the admin wrote.
+        is_event = isinstance(payload, dict) and "type" in payload
+        event_id = payload.get("id") if is_event else None
+        return event_id if isinstance(event_id, str) and event_id else None
+
+    def handle(self, svc: Services, payload: Any, deadline: Deadline, annotate: Annotate) -> Outcome:
+        event = parse_zendesk(payload, issue_field=svc.settings.zendesk_issue_field)
+        annotate(ticket_id=event.ticket_id)
+        return svc.sync.handle_zendesk(event, deadline)
+
+
+JIRA = JiraSource()
+ZENDESK = ZendeskSource()
+
+
 class WebhookHandler:
     """Turns one webhook request into one sync call. Built once per container per source."""
 
-    def __init__(self, source: Source, services: Callable[[], Services], *, logger: Any = None) -> None:
+    def __init__(
+        self, source: WebhookSource, services: Callable[[], Services], *, logger: Any = None
+    ) -> None:
         self.source = source
         self._services = services
         self._log = logger
-        # The idempotent wrapper for the current services (rebuilt when they are, e.g. a rotated secret).
-        self._idempotent: tuple[Services, Callable[..., dict[str, Any]]] | None = None
+        # Built once per container (per table and client): Powertools' idempotency store and its config.
+        self._idempotent: tuple[tuple[str, Any], Callable[..., dict[str, Any]], Any] | None = None
 
-    def _process_once(self, svc: Services, context: Any) -> Callable[..., dict[str, Any]]:
-        """``process(delivery=...)`` wrapped in Powertools idempotency, keyed on the delivery id."""
+    def _process_once(self, svc: Services) -> tuple[Callable[..., dict[str, Any]], Any]:
+        """``process(delivery=..., svc=..., deadline=...)`` wrapped in Powertools idempotency, keyed on the
+        delivery id, and its config (to register each invocation's Lambda context with)."""
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer,
             IdempotencyConfig,
             idempotent_function,
         )
 
-        cached = self._idempotent[1] if self._idempotent and self._idempotent[0] is svc else None
-        if cached is None:
-            store = DynamoDBPersistenceLayer(
-                table_name=svc.settings.links_table_name,
-                key_attr="pk",
-                sort_key_attr="sk",
-                static_pk_value=f"idempotency#{self.source}-webhook",
-                boto3_client=svc.dynamodb,
-            )
-            self._config = IdempotencyConfig(
-                event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
-            )
+        identity = (svc.settings.links_table_name, svc.dynamodb)
+        if (
+            self._idempotent is not None
+            and self._idempotent[0][0] == identity[0]
+            and self._idempotent[0][1] is identity[1]
+        ):
+            return self._idempotent[1], self._idempotent[2]
+        store = DynamoDBPersistenceLayer(
+            table_name=svc.settings.links_table_name,
+            key_attr="pk",
+            sort_key_attr="sk",
+            static_pk_value=f"idempotency#{self.source.name}-webhook",
+            boto3_client=svc.dynamodb,
+        )
+        config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
 
-            def process(delivery: dict[str, Any]) -> dict[str, Any]:
-                return self._dispatch(svc, delivery["event"])
+        def process(delivery: dict[str, Any], svc: Services, deadline: Deadline) -> dict[str, Any]:
+            return self.source.handle(svc, delivery["event"], deadline, self._annotate).as_dict()
 
-            cached = idempotent_function(
-                process,
-                data_keyword_argument="delivery",
-                persistence_store=store,
-                config=self._config,
-                key_prefix=f"{self.source}-delivery",
-            )
-            self._idempotent = (svc, cached)
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            self._config.register_lambda_context(context)
-        return cached
+        wrapped = idempotent_function(
+            process,
+            data_keyword_argument="delivery",
+            persistence_store=store,
+            config=config,
+            key_prefix=f"{self.source.name}-delivery",
+        )
+        self._idempotent = (identity, wrapped, config)
+        return wrapped, config
 
-    def _dispatch(self, svc: Services, payload: Any) -> dict[str, Any]:
-        if self.source == "jira":
-            jira_event = parse_jira(payload, ticket_field=svc.settings.jira_ticket_field)
-            self._append_keys(issue_id=jira_event.issue_id, issue_key=jira_event.issue_key)
-            return svc.sync.handle_jira(jira_event).as_dict()
-        zendesk_event = parse_zendesk(payload, issue_field=svc.settings.zendesk_issue_field)
-        self._append_keys(ticket_id=zendesk_event.ticket_id)
-        return svc.sync.handle_zendesk(zendesk_event).as_dict()
-
-    def _append_keys(self, **keys: str) -> None:
+    def _annotate(self, **keys: str) -> None:
         if self._log is not None and hasattr(self._log, "append_keys"):
             self._log.append_keys(**{k: v for k, v in keys.items() if v})
 
-    def _verify(self, svc: Services, event: dict[str, Any], body: bytes) -> None:
-        headers = event.get("headers")
-        if self.source == "jira":
-            signatures.verify_jira(headers, body, svc.secrets.jira_webhook_secret)
-        else:
-            signatures.verify_zendesk(
-                headers,
-                body,
-                svc.secrets.zendesk_webhook_secret,
-                tolerance=svc.settings.zendesk_signature_tolerance,
-            )
-
-    def _delivery_id(self, event: dict[str, Any], payload: Any) -> str | None:
-        if self.source == "jira":
-            return _header(event, "x-atlassian-webhook-identifier")
-        # Only event-subscription bodies carry Zendesk's event id; a trigger body is whatever the admin wrote.
-        is_event = isinstance(payload, dict) and "type" in payload
-        event_id = payload.get("id") if is_event else None
-        return event_id if isinstance(event_id, str) and event_id else None
+    def _accept(self, svc: Services, request: Request, context: Any) -> tuple[str | None, dict[str, Any]]:
+        """Verify, parse and handle one request (once per delivery id); returns the id and the result."""
+        self.source.verify(request, svc)
+        payload = _json(request.body)
+        delivery_id = self.source.delivery_id(request, payload)
+        deadline = Deadline.of(context, svc.settings.timeouts)
+        if delivery_id is None:
+            return None, self.source.handle(svc, payload, deadline, self._annotate).as_dict()
+        if self._log is not None and hasattr(self._log, "set_correlation_id"):
+            self._log.set_correlation_id(delivery_id)
+        process, config = self._process_once(svc)
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            config.register_lambda_context(context)
+        return delivery_id, process(
+            delivery={"id": delivery_id, "event": payload}, svc=svc, deadline=deadline
+        )
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -156,23 +217,12 @@ class WebhookHandler:
 
         svc: Services | None = None
         try:
-            body = raw_body(event)
+            request = Request.from_event(event)
             svc = self._services()
-            self._verify(svc, event, body)
-            payload = _json(body)
-            delivery_id = self._delivery_id(event, payload)
-            if delivery_id and self._log is not None and hasattr(self._log, "set_correlation_id"):
-                self._log.set_correlation_id(delivery_id)
-            if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-                svc.sync.time_left = lambda: context.get_remaining_time_in_millis() / 1000
-            if delivery_id:
-                process = self._process_once(svc, context)
-                result = process(delivery={"id": delivery_id, "event": payload})
-            else:
-                result = self._dispatch(svc, payload)
+            delivery_id, result = self._accept(svc, request, context)
         except errors.WebhookError as e:
             if isinstance(e, errors.InvalidSignatureError) and svc is not None:
-                svc.sync.metrics.add_metric(name="SignatureFailures", unit="Count", value=1)
+                svc.metrics.add_metric(name="SignatureFailures", unit="Count", value=1)
             self._warn("webhook refused", status=e.status, reason=e.message)
             return response(e.status, {"error": e.message})
         except IdempotencyAlreadyInProgressError:
@@ -190,9 +240,9 @@ class WebhookHandler:
                 self._log.exception("unexpected error; asking the sender to retry")
             return response(503, {"error": "temporary failure; please retry"}, {"Retry-After": "30"})
         if self._log is not None:
-            self._log.info("webhook processed", extra={"source": self.source, "result": result})
+            self._log.info("webhook processed", extra={"source": self.source.name, "result": result})
         return response(200, {"status": "accepted", "delivery_id": delivery_id, **result})
 
     def _warn(self, message: str, **extra: Any) -> None:
         if self._log is not None:
-            self._log.warning(message, extra={"source": self.source, **extra})
+            self._log.warning(message, extra={"source": self.source.name, **extra})

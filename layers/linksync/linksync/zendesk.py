@@ -70,10 +70,9 @@ class JiraLink:
 
 @dataclass(frozen=True)
 class Ticket:
-    """The part of a Zendesk ticket the sync reads: its id, status and custom field values."""
+    """The part of a Zendesk ticket the sync reads: its id and custom field values."""
 
     id: str
-    status: str | None = None
     custom_fields: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -84,7 +83,7 @@ class Ticket:
         for item in data.get("custom_fields") or []:
             if isinstance(item, dict) and "id" in item:
                 values[str(item["id"])] = item.get("value")
-        return cls(id=str(data["id"]), status=data.get("status"), custom_fields=values)
+        return cls(id=str(data["id"]), custom_fields=values)
 
     def field_value(self, field_id: str | int) -> Any:
         return self.custom_fields.get(str(field_id))

@@ -1,0 +1,258 @@
+"""What events want: from a webhook or a queued task to the links one issue or one ticket should have.
+
+Every event becomes *desired state* for one issue or one ticket: its field's current value, or "nothing"
+after a delete. The ledger records who wants each pair (:meth:`LinkSync._set_field_claims`); then every
+pair whose claims changed, or whose record shows unfinished work, is brought to what is wanted by
+:class:`linksync.pair_sync.PairSync`. Replays, duplicates, out-of-order deliveries and late retries all
+converge, because they all end in the same decision.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from . import errors
+from .budget import ZendeskBudget
+from .decision import needs_work
+from .entities import Entities, Entity
+from .events import JiraEvent, ZendeskEvent
+from .fields import parse_issue_keys, parse_ticket_ids
+from .handoff import Handoff
+from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, PairState
+from .operations import DeleteLink, Operation, Outcome, Purge, ReconcilePair, SyncTicket, Task
+from .pair_sync import PairSync
+from .ports import JiraApi, ZendeskApi
+from .timing import Deadline, Timeouts
+
+
+class LinkSync:
+    def __init__(
+        self,
+        *,
+        zendesk: ZendeskApi,
+        jira: JiraApi,
+        ledger: Ledger,
+        entities: Entities,
+        pairs: PairSync,
+        handoff: Handoff,
+        zendesk_issue_field: str,
+        timeouts: Timeouts,
+        budget: ZendeskBudget | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.zendesk = zendesk
+        self.jira = jira
+        self.ledger = ledger
+        self.entities = entities
+        self.pairs = pairs
+        self.handoff = handoff
+        self.zendesk_issue_field = str(zendesk_issue_field)
+        self.timeouts = timeouts
+        self.budget = budget
+        self.clock = clock
+
+    # ------------------------------------------------------------------ events
+
+    def handle_jira(self, event: JiraEvent, deadline: Deadline) -> Outcome:
+        if event.action == "ignore":
+            return Outcome(ignored=event.reason)
+        if event.action == "delete":
+            return self.purge(Task(Purge("issue", event.issue_id)), deadline)
+        if self.entities.is_tombstoned("issue", event.issue_id):
+            return Outcome(ignored="issue was deleted")
+        parsed = parse_ticket_ids(event.field_value)
+        outcome = Outcome()
+        if parsed.rejected:
+            self.handoff.log.warning(
+                "ignoring values in the Jira ticket field", extra={"rejected": parsed.rejected[:10]}
+            )
+            outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not ticket ids")
+        version = event.timestamp if event.timestamp is not None else int(self.clock() * 1000)
+        pairs = self._set_field_claims(
+            "issue", event.issue_id, dict.fromkeys(parsed.values, event.issue_key), version
+        )
+        if pairs is None:
+            return Outcome(ignored="a newer event for this issue was already applied")
+        return outcome.merge(self.pairs.reconcile_all(pairs, deadline))
+
+    def handle_zendesk(self, event: ZendeskEvent, deadline: Deadline) -> Outcome:
+        match event.action:
+            case "ignore":
+                return Outcome(ignored=event.reason)
+            case "delete":
+                # A soft-deleted ticket can come back: keep who wanted its links, the tombstone stops them.
+                keep = event.event_type == "ticket.soft_deleted"
+                return self.purge(Task(Purge("ticket", event.ticket_id, keep_owners=keep)), deadline)
+            case "restore":
+                return self.restore_ticket(event.ticket_id, deadline)
+        # Event subscriptions and the trigger body alike: the Tickets API's current value is the truth.
+        return self.sync_ticket(Task(SyncTicket(event.ticket_id)), deadline)
+
+    # ------------------------------------------------------------------ tasks from the retry queue
+
+    def run(self, task: Task[Operation], deadline: Deadline) -> Outcome:
+        match task.op:
+            case ReconcilePair() as op:
+                return self.pairs.reconcile(Task(op, task.attempts))
+            case SyncTicket() as op:
+                return self.sync_ticket(Task(op, task.attempts), deadline)
+            case Purge() as op:
+                return self.purge(Task(op, task.attempts), deadline)
+            case DeleteLink() as op:
+                return self.delete_link(Task(op, task.attempts))
+
+    # ------------------------------------------------------------------ desired state
+
+    def _set_field_claims(
+        self, kind: Entity, entity_id: str, wanted: dict[str, str], version: int
+    ) -> list[tuple[str, str]] | None:
+        """Make one field's claims match its value as of ``version``; returns the pairs to reconcile.
+
+        ``kind`` "issue": the Jira field of issue ``entity_id``, ``wanted`` maps ticket ids to the issue's
+        key. ``kind`` "ticket": the Zendesk field of ticket ``entity_id``, ``wanted`` maps issue ids to keys.
+        Every write is conditional on the version, so two events for one entity handled at the same time,
+        or in the wrong order, end with the newer one's value whatever order their writes land in. None
+        when a newer version was already applied.
+        """
+        owner = JIRA_OWNER if kind == "issue" else ZENDESK_OWNER
+
+        def pair(other: str) -> tuple[str, str]:
+            return (entity_id, other) if kind == "issue" else (other, entity_id)
+
+        before = self.entities.swap_field(kind, entity_id, set(wanted), version)
+        if before is None:
+            return None
+        records = (
+            self.ledger.links_for_issue(entity_id)
+            if kind == "issue"
+            else self.ledger.links_for_ticket(entity_id)
+        )
+        current = {(rec.ticket_id if kind == "issue" else rec.issue_id): rec for rec in records}
+        pairs: list[tuple[str, str]] = []
+        for other, key in sorted(wanted.items()):
+            self.ledger.set_owner(*pair(other), owner, wanted=True, version=version, issue_key=key)
+            pairs.append(pair(other))
+        # The ticket index lags its table a little; the field's previous value, read with the swap, does not.
+        owned = before | {other for other, rec in current.items() if owner in rec.owners}
+        for other in sorted(owned - set(wanted)):
+            self.ledger.set_owner(*pair(other), owner, wanted=False, version=version)
+            pairs.append(pair(other))
+        # A redelivered event finds its claims already written: pairs an earlier try left unfinished are
+        # picked up here, or nobody would ever look at them again.
+        now = self.clock()
+        pairs += [
+            pair(other)
+            for other, rec in sorted(current.items())
+            if needs_work(PairState(*pair(other), rec, False).view(now), now=now, settle=self.timeouts.settle)
+        ]
+        return pairs
+
+    def sync_ticket(self, task: Task[SyncTicket], deadline: Deadline) -> Outcome:
+        """Make the ticket's Zendesk-field links match the field's current value, read from Zendesk.
+
+        One worker at a time per ticket (a short lock): whoever reads last applies last, so two changes
+        handled at once cannot leave the older value in force.
+        """
+        ticket_id = task.op.ticket_id
+        if self.entities.is_tombstoned("ticket", ticket_id):
+            return Outcome(ignored="ticket was deleted")
+        wait = self.budget.take() if self.budget is not None else None
+        if wait is not None:
+            return self.handoff.defer(task, "budget", delay=wait)
+        token, lock = uuid.uuid4().hex, f"TICKET#{ticket_id}"
+        if not self.entities.acquire_lock(lock, token, lease_seconds=self.timeouts.ticket_lock):
+            return self.handoff.defer(task, "held", delay=self.timeouts.contention_retry)
+        outcome = Outcome()
+        try:
+            try:
+                wanted, version = self._read_ticket_field(ticket_id, outcome)
+            except errors.ZendeskNotFoundError:
+                return outcome.merge(Outcome(ignored="ticket not found in Zendesk"))
+            except errors.ApiError as e:
+                return outcome.merge(self.handoff.failed(task, e))
+            pairs = self._set_field_claims("ticket", ticket_id, wanted, version) or []
+        finally:
+            self.entities.release_lock(lock, token)
+        return outcome.merge(self.pairs.reconcile_all(pairs, deadline))
+
+    def _read_ticket_field(self, ticket_id: str, outcome: Outcome) -> tuple[dict[str, str], int]:
+        """The issues the ticket's field names now (issue id -> key), and the version of that read."""
+        ticket = self.zendesk.get_ticket(ticket_id)
+        version = int(self.clock() * 1000)
+        parsed = parse_issue_keys(ticket.field_value(self.zendesk_issue_field))
+        if parsed.rejected:
+            self.handoff.log.warning(
+                "ignoring values in the Zendesk issue field", extra={"rejected": parsed.rejected[:10]}
+            )
+            outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not Jira keys")
+        wanted: dict[str, str] = {}
+        for key in parsed.values:
+            try:
+                ref = self.jira.resolve_issue_id(key)
+            except errors.JiraNotFoundError:
+                self.handoff.log.warning("Jira issue not found; not linking it", extra={"issue_key": key})
+                outcome.notes.append(f"{key} does not exist in Jira")
+                continue
+            wanted[ref.id] = ref.key
+        return wanted, version
+
+    def purge(self, task: Task[Purge], deadline: Deadline) -> Outcome:
+        """An issue or ticket is gone: tombstone it and delete every link it has, ours or not."""
+        op = task.op
+        self.entities.put_tombstone(op.entity, op.entity_id)
+        records = (
+            self.ledger.links_for_issue(op.entity_id)
+            if op.entity == "issue"
+            else self.ledger.links_for_ticket(op.entity_id)
+        )
+        for rec in records:
+            if rec.owners and not op.keep_owners:
+                self.ledger.clear_owners(rec.issue_id, rec.ticket_id)
+        outcome = self.pairs.reconcile_all([(rec.issue_id, rec.ticket_id) for rec in records], deadline)
+        wait = self.budget.take() if self.budget is not None else None
+        if wait is not None:
+            return outcome.merge(self.handoff.defer(task, "budget", delay=wait))
+        try:
+            if op.entity == "issue":
+                listed = self.zendesk.iter_links_deprecated(issue_id=op.entity_id)
+                remaining = [link for link in listed if link.issue_id == op.entity_id]
+            else:
+                listed = self.zendesk.iter_links(ticket_id=op.entity_id)
+                remaining = [link for link in listed if link.ticket_id == op.entity_id]
+        except errors.ApiError as e:
+            return outcome.merge(self.handoff.failed(task, e))
+        # Links the ledger knows are being deleted (or queued for it) by the reconcile above; the rest were
+        # made elsewhere, e.g. by agents in Zendesk's Jira app.
+        ours = {rec.link_id for rec in records if rec.link_id is not None}
+        for link in remaining:
+            if link.id in ours:
+                continue
+            if not deadline.has_time():
+                # Out of time: the purge runs again from the queue and lists what is left.
+                return outcome.merge(self.handoff.defer(task, "deadline"))
+            outcome.merge(self.delete_link(Task(DeleteLink(link.id, link.issue_id, link.ticket_id))))
+        return outcome
+
+    def restore_ticket(self, ticket_id: str, deadline: Deadline) -> Outcome:
+        """A soft-deleted ticket is back: lift its tombstone, bring back the links its fields still want."""
+        self.entities.remove_tombstone("ticket", ticket_id)
+        pairs = [(rec.issue_id, rec.ticket_id) for rec in self.ledger.links_for_ticket(ticket_id)]
+        outcome = self.pairs.reconcile_all(pairs, deadline)
+        return outcome.merge(self.sync_ticket(Task(SyncTicket(ticket_id)), deadline))
+
+    def delete_link(self, task: Task[DeleteLink]) -> Outcome:
+        """Delete one Zendesk link by id (one the ledger never made, e.g. an agent's)."""
+        op = task.op
+        try:
+            self.zendesk.delete_link(op.link_id)
+        except errors.ZendeskNotFoundError:
+            return Outcome(unchanged=1)
+        except errors.ApiError as e:
+            return self.handoff.failed(task, e)
+        self.handoff.count("LinksDeleted")
+        self.handoff.log.info(
+            "deleted link", extra={"link_id": op.link_id, "issue_id": op.issue_id, "ticket_id": op.ticket_id}
+        )
+        return Outcome(deleted=1)

@@ -1,0 +1,80 @@
+"""Every timeout, and every deadline derived from one, in one place.
+
+A vendor call may take up to ``connect + read`` seconds. Two facts follow from that, and everything that
+waits or hurries in this package reads them from a :class:`Timeouts`:
+
+- ``settle``: a request that got no answer may still be applied a little later. Until ``settle`` seconds
+  after it was sent, not finding its effect is not proof that it failed (twice the read timeout, plus
+  slack for a busy server: the soak found one margin too thin).
+- ``reserve``: an invocation that has less than two slow calls' worth of time left queues its work rather
+  than starting a call that Lambda's timeout could cut off half way.
+
+An invocation's own time limit travels as a :class:`Deadline`, passed explicitly to whatever must watch it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 3.05
+    read: float = 5.0
+    # How long one worker holds a pair while it calls Zendesk for it (a look and a change: two slow calls).
+    claim_lease: float = 30.0
+    # How long one worker holds a ticket while it reads the ticket and applies its field.
+    ticket_lock: float = 60.0
+    # When a pair or ticket is held by someone else: look again after this long.
+    contention_retry: float = 5.0
+
+    @property
+    def http(self) -> tuple[float, float]:
+        """The (connect, read) pair requests takes."""
+        return (self.connect, self.read)
+
+    @property
+    def slow_call(self) -> float:
+        return self.connect + self.read
+
+    @property
+    def settle(self) -> float:
+        return 2 * self.read + 2
+
+    @property
+    def reserve(self) -> float:
+        return 2 * self.slow_call + 1
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The time one invocation has left, and how much of it to keep in hand."""
+
+    remaining: Callable[[], float]
+    reserve: float = DEFAULT_TIMEOUTS.reserve
+
+    def has_time(self) -> bool:
+        """True while another pair (a look and a change) can still finish before the invocation ends."""
+        return self.remaining() >= self.reserve
+
+    @classmethod
+    def of(cls, context: Any, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Deadline:
+        """From a Lambda context; unlimited when there is none (a script, a test)."""
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            return cls(lambda: context.get_remaining_time_in_millis() / 1000, timeouts.reserve)
+        return cls.unlimited()
+
+    @classmethod
+    def unlimited(cls) -> Deadline:
+        return cls(lambda: float("inf"))
+
+    @classmethod
+    def after(cls, seconds: float, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Deadline:
+        end = time.monotonic() + seconds
+        return cls(lambda: end - time.monotonic(), timeouts.reserve)

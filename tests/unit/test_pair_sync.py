@@ -1,0 +1,498 @@
+"""Bringing pairs to what is wanted, with an in-memory Zendesk; the ledger and queue on moto (in-process).
+
+Each test sets up a ledger state, runs the executor, and checks the calls Zendesk saw, the links it holds,
+the ledger, and the retry queue. Time is a clock the test moves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from linksync import errors
+from linksync.budget import ZendeskBudget
+from linksync.decision import InFlight
+from linksync.desired import LinkSync
+from linksync.entities import Entities
+from linksync.handoff import Handoff
+from linksync.jira import JiraIssueRef
+from linksync.ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord
+from linksync.operations import ReconcilePair, Task
+from linksync.pair_sync import PairSync
+from linksync.retry_queue import Backoff, RetryQueue
+from linksync.timing import Deadline, Timeouts
+from linksync.zendesk import JiraLink, Ticket
+from local.stack import LocalStack
+
+TIMEOUTS = Timeouts(contention_retry=0)  # a held pair comes back at once, so a test can read it
+
+
+class ProcessKilled(BaseException):
+    """Lambda ends the process (a timeout, out of memory): no except clause, no finally that writes, runs."""
+
+
+class FakeZendesk:
+    def __init__(self) -> None:
+        self.links: dict[int, JiraLink] = {}
+        self.calls: list[str] = []
+        self.fail: list[BaseException] = []
+        self.die_after: set[str] = set()  # "POST", "DELETE": apply the call, then the process dies
+        self._ids = itertools.count(1)
+
+    def _maybe_fail(self) -> None:
+        if self.fail:
+            raise self.fail.pop(0)
+
+    def _maybe_die(self, method: str) -> None:
+        if method in self.die_after:
+            self.die_after.discard(method)
+            raise ProcessKilled(method)
+
+    def create_link(self, *, issue_id: str, issue_key: str, ticket_id: str) -> JiraLink:
+        self.calls.append(f"POST {issue_id}/{ticket_id}")
+        self._maybe_fail()
+        link = JiraLink(id=next(self._ids), issue_id=issue_id, issue_key=issue_key, ticket_id=ticket_id)
+        self.links[link.id] = link
+        self._maybe_die("POST")
+        return link
+
+    def delete_link(self, link_id: int) -> None:
+        self.calls.append(f"DELETE {link_id}")
+        self._maybe_fail()
+        if self.links.pop(link_id, None) is None:
+            raise errors.ZendeskNotFoundError("gone", status=404)
+        self._maybe_die("DELETE")
+
+    def show_link(self, link_id: int) -> JiraLink:
+        self.calls.append(f"GET {link_id}")
+        if link_id not in self.links:
+            raise errors.ZendeskNotFoundError("gone", status=404)
+        return self.links[link_id]
+
+    def iter_links(self, *, ticket_id: str | None = None, page_size: int = 100) -> Iterator[JiraLink]:
+        self.calls.append(f"LIST ticket={ticket_id}")
+        return iter([x for x in self.links.values() if ticket_id is None or x.ticket_id == ticket_id])
+
+    def iter_links_deprecated(self, *, issue_id: str | None = None, **_: Any) -> Iterator[JiraLink]:
+        self.calls.append(f"LIST issue={issue_id}")
+        return iter([x for x in self.links.values() if issue_id is None or x.issue_id == issue_id])
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        raise NotImplementedError
+
+
+class FakeJira:
+    def resolve_issue_id(self, key: str) -> JiraIssueRef:
+        return JiraIssueRef(id=key.split("-")[1], key=key)
+
+
+@dataclass
+class World:
+    pairs: PairSync
+    sync: LinkSync
+    ledger: Ledger
+    zendesk: FakeZendesk
+    stack: LocalStack
+    clock: list[float]
+
+    def want(self, issue: str, ticket: str, owner: str = JIRA_OWNER, *, version: int = 1) -> None:
+        self.ledger.set_owner(issue, ticket, owner, wanted=True, version=version, issue_key=f"A-{issue}")
+
+    def unwant(self, issue: str, ticket: str, owner: str = JIRA_OWNER, *, version: int = 2) -> None:
+        self.ledger.set_owner(issue, ticket, owner, wanted=False, version=version)
+
+    def reconcile(self, issue: str = "1", ticket: str = "10") -> Any:
+        return self.pairs.reconcile(Task(ReconcilePair(issue, ticket)))
+
+    def record(self, issue: str = "1", ticket: str = "10") -> LinkRecord:
+        rec = self.ledger.pair_state(issue, ticket).record
+        assert rec is not None
+        return rec
+
+    def later(self, seconds: float) -> None:
+        self.clock[0] += seconds
+
+    def queued(self) -> list[dict[str, Any]]:
+        got = self.stack.sqs.receive_message(
+            QueueUrl=self.stack.physical["RetryQueue"], MaxNumberOfMessages=10
+        )
+        return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with mock_aws():
+        stack = LocalStack(None, {}, {"x": "y"}).create()
+        clock = [time.time()]
+        table = stack.physical["LinksTable"]
+        ledger = Ledger(table, client=stack.dynamodb, clock=lambda: clock[0])
+        queue = RetryQueue(
+            stack.physical["RetryQueue"],
+            stack.physical["RetryDeadLetterQueue"],
+            client=stack.sqs,
+            backoff=Backoff(base_seconds=0, cap_seconds=0),
+        )
+        handoff = Handoff(queue)
+        zendesk = FakeZendesk()
+        pairs = PairSync(
+            zendesk=zendesk, ledger=ledger, handoff=handoff, timeouts=TIMEOUTS, clock=lambda: clock[0]
+        )
+        sync = LinkSync(
+            zendesk=zendesk,
+            jira=FakeJira(),
+            ledger=ledger,
+            entities=Entities(table, client=stack.dynamodb, clock=lambda: clock[0]),
+            pairs=pairs,
+            handoff=handoff,
+            zendesk_issue_field="360001",
+            timeouts=TIMEOUTS,
+            clock=lambda: clock[0],
+        )
+        yield World(pairs, sync, ledger, zendesk, stack, clock)
+
+
+# --------------------------------------------------------------------------- the bug this shape prevents
+
+
+def test_a_delete_cut_off_by_a_kill_is_looked_up_before_the_link_is_trusted(world: World) -> None:
+    """Issue 9: the DELETE lands, the process dies before the ledger hears of it, then the field wants the
+    link again. The ledger must not trust its old link id: the next decision looks, and creates."""
+    world.want("1", "10")
+    assert world.reconcile().created == 1
+    (old_id,) = world.zendesk.links
+    world.unwant("1", "10")
+    world.zendesk.die_after.add("DELETE")
+    with pytest.raises(ProcessKilled):
+        world.reconcile()  # the DELETE is applied, then the process is gone: no ledger write after it
+    assert world.zendesk.links == {}
+    assert world.record().link_id == old_id  # what the ledger still says...
+    assert world.record().in_flight == InFlight("delete", pytest.approx(world.clock[0]), (old_id,))  # type: ignore[arg-type]
+
+    world.want("1", "10", version=3)  # ...when a newer event wants the pair again
+    assert world.reconcile().queued == 1  # the dead process's claim is live, or its DELETE may still land
+    assert not any(c.startswith(("POST", "GET")) for c in world.zendesk.calls[2:])
+    world.later(TIMEOUTS.claim_lease + 1)
+    outcome = world.reconcile()
+
+    assert outcome.created == 1
+    assert f"GET {old_id}" in world.zendesk.calls  # looked before trusting the record
+    (new_id,) = world.zendesk.links
+    assert world.record().link_id == new_id and world.record().in_flight is None
+
+
+def test_a_create_cut_off_by_a_kill_is_adopted_not_posted_again(world: World) -> None:
+    world.want("1", "10")
+    world.zendesk.die_after.add("POST")
+    with pytest.raises(ProcessKilled):
+        world.reconcile()
+    world.later(TIMEOUTS.claim_lease + 1)
+
+    outcome = world.reconcile()
+
+    assert outcome.adopted == 1
+    assert [c for c in world.zendesk.calls if c.startswith("POST")] == ["POST 1/10"]
+    assert world.record().link_id == next(iter(world.zendesk.links))
+
+
+# --------------------------------------------------------------------------- claims and contention
+
+
+def test_a_held_pair_is_not_called_twice(world: World) -> None:
+    world.want("1", "10")
+    state = world.ledger.pair_state("1", "10")
+    assert world.ledger.claim(
+        state, "other-worker", lease_seconds=30, in_flight=InFlight("create", time.time())
+    )
+
+    outcome = world.reconcile()
+
+    assert outcome.queued == 1
+    assert world.zendesk.calls == []
+    (message,) = world.queued()
+    assert (message["op"], message["issue_id"], message["ticket_id"], message["attempt"]) == (
+        "reconcile",
+        "1",
+        "10",
+        0,
+    )
+
+
+def test_an_expired_claim_is_taken_over_and_its_create_looked_for(world: World) -> None:
+    world.want("1", "10")
+    state = world.ledger.pair_state("1", "10")
+    world.ledger.claim(
+        state, "crashed-worker", lease_seconds=-1, in_flight=InFlight("create", world.clock[0])
+    )
+    world.later(TIMEOUTS.settle)  # the crashed worker's POST can no longer land
+
+    outcome = world.reconcile()
+
+    assert world.zendesk.calls == ["LIST ticket=10", "POST 1/10"]
+    assert outcome.created == 1
+
+
+def test_a_claim_on_a_record_that_changed_since_the_read_is_refused(world: World) -> None:
+    world.want("1", "10")
+    stale = world.ledger.pair_state("1", "10")
+    world.unwant("1", "10")  # the record moves on
+
+    assert not world.ledger.claim(stale, "late", lease_seconds=30, in_flight=InFlight("create", time.time()))
+    assert world.record().in_flight is None
+
+
+def test_a_worker_that_read_before_another_finished_does_not_post_again(world: World) -> None:
+    world.want("1", "10")
+    stale = world.ledger.pair_state("1", "10")  # worker B reads: wanted, no link
+    assert world.reconcile().created == 1  # worker A does the whole job meanwhile
+    real = world.ledger.pair_state
+    reads = iter([stale])
+    world.ledger.pair_state = lambda i, t: next(reads, None) or real(i, t)  # type: ignore[method-assign]
+
+    outcome = world.reconcile()  # B carries on from its stale read
+
+    assert outcome.created == 0
+    assert [c for c in world.zendesk.calls if c.startswith("POST")] == ["POST 1/10"]
+
+
+def test_a_stale_delete_does_not_orphan_a_newer_link(world: World) -> None:
+    world.want("1", "10")
+    world.reconcile()
+    world.unwant("1", "10")
+    stale = world.ledger.pair_state("1", "10")  # B reads: not wanted, link 1
+    world.reconcile()  # A deletes link 1
+    world.want("1", "10", version=3)
+    world.reconcile()  # and creates link 2
+    real = world.ledger.pair_state
+    reads = iter([stale])
+    world.ledger.pair_state = lambda i, t: next(reads, None) or real(i, t)  # type: ignore[method-assign]
+
+    world.reconcile()
+
+    (link,) = world.zendesk.links.values()
+    assert world.record().link_id == link.id
+
+
+def test_low_time_left_defers_to_the_queue(world: World) -> None:
+    world.want("1", "10")
+
+    outcome = world.pairs.reconcile_all([("1", "10")], Deadline(lambda: 0.5))
+
+    assert outcome.queued == 1
+    assert world.zendesk.calls == []
+    assert [m["op"] for m in world.queued()] == ["reconcile"]
+
+
+# --------------------------------------------------------------------------- owners
+
+
+def test_a_link_both_fields_want_survives_one_field_dropping_it(world: World) -> None:
+    world.want("1", "10", JIRA_OWNER)
+    world.want("1", "10", ZENDESK_OWNER)
+    world.reconcile()
+    world.unwant("1", "10", JIRA_OWNER)
+
+    assert world.reconcile().unchanged == 1
+    assert len(world.zendesk.links) == 1
+    world.unwant("1", "10", ZENDESK_OWNER)
+    assert world.reconcile().deleted == 1
+    assert world.zendesk.links == {}
+
+
+def test_an_older_claim_does_not_undo_a_newer_one(world: World) -> None:
+    world.want("1", "10", version=5)
+    assert not world.ledger.set_owner("1", "10", JIRA_OWNER, wanted=False, version=4)
+    assert world.record().owners == {JIRA_OWNER}
+
+
+# --------------------------------------------------------------------------- Zendesk's answers
+
+
+def test_a_duplicate_refusal_adopts_the_existing_link(world: World) -> None:
+    agent_link = world.zendesk.create_link(issue_id="1", issue_key="A-1", ticket_id="10")
+    world.zendesk.calls.clear()
+    world.zendesk.fail.append(errors.ZendeskValidationError("already linked", status=422))
+    world.want("1", "10")
+
+    outcome = world.reconcile()
+
+    assert outcome.adopted == 1
+    assert world.record().link_id == agent_link.id
+    assert len(world.zendesk.links) == 1
+
+
+def test_a_delete_answered_404_is_done(world: World) -> None:
+    world.want("1", "10")
+    world.reconcile()
+    world.zendesk.links.clear()  # someone removed it in Zendesk already
+    world.unwant("1", "10")
+
+    outcome = world.reconcile()
+
+    assert outcome.queued == outcome.dead_lettered == 0
+    assert world.record().state == "unlinked"
+    assert world.queued() == []
+
+
+def test_rate_limit_retry_after_sets_the_delay(world: World) -> None:
+    world.pairs.handoff.queue.backoff = Backoff(base_seconds=0, cap_seconds=900)
+    world.zendesk.fail.append(errors.ZendeskRateLimitedError("slow down", status=429, retry_after=7))
+    world.want("1", "10")
+
+    world.reconcile()
+
+    assert world.queued() == []  # delayed by Retry-After, not visible yet
+    attrs = world.stack.sqs.get_queue_attributes(
+        QueueUrl=world.stack.physical["RetryQueue"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
+    assert attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert world.record().in_flight is None  # refused with an answer: nothing to look for later
+
+
+def test_a_create_that_may_still_land_is_waited_for_then_looked_for(world: World) -> None:
+    world.want("1", "10")
+    world.zendesk.fail.append(errors.ZendeskUnavailableError("timed out"))  # the POST gets no answer...
+    assert world.reconcile().queued == 1
+    world.queued()
+
+    again = world.reconcile()  # ...and is not looked for, nor posted again, before it could have landed
+
+    assert again.queued == 1
+    assert world.zendesk.calls == ["POST 1/10"]
+    assert world.record().in_flight is not None
+    world.later(TIMEOUTS.settle)  # once it has had time to land (it did not), the next try looks and POSTs
+    assert world.reconcile().created == 1
+    assert world.zendesk.calls == ["POST 1/10", "LIST ticket=10", "POST 1/10"]
+
+
+def test_a_create_answered_500_is_looked_for_at_once(world: World) -> None:
+    world.want("1", "10")
+    world.zendesk.fail.append(errors.ZendeskUnavailableError("boom", status=500))
+    world.reconcile()
+
+    assert world.reconcile().created == 1  # no waiting: the answer says the request is over
+    assert world.zendesk.calls == ["POST 1/10", "LIST ticket=10", "POST 1/10"]
+
+
+def test_repeated_links_are_cleaned_up_when_adopting(world: World) -> None:
+    first = world.zendesk.create_link(issue_id="1", issue_key="A-1", ticket_id="10")
+    world.zendesk.create_link(
+        issue_id="1", issue_key="A-1", ticket_id="10"
+    )  # a Zendesk that accepted a repeat
+    world.want("1", "10")
+    state = world.ledger.pair_state("1", "10")
+    world.ledger.claim(state, "lost", lease_seconds=-1, in_flight=InFlight("create", world.clock[0] - 60))
+
+    outcome = world.reconcile()
+
+    assert (outcome.adopted, outcome.deleted) == (1, 1)
+    assert list(world.zendesk.links) == [first.id]
+    assert world.record().in_flight is None
+
+
+def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_again(world: World) -> None:
+    world.want("1", "10")
+    world.reconcile()
+    (link_id,) = world.zendesk.links
+    world.unwant("1", "10")
+    world.zendesk.links.clear()  # the DELETE is applied...
+    world.zendesk.fail.append(errors.ZendeskUnavailableError("connection dropped"))  # ...its answer lost
+    assert world.reconcile().queued == 1
+    world.want("1", "10", version=3)  # and the field wants the link again
+    world.later(TIMEOUTS.settle)
+
+    outcome = world.reconcile()
+
+    assert outcome.created == 1
+    assert f"GET {link_id}" in world.zendesk.calls
+    (new_id,) = world.zendesk.links
+    assert world.record().link_id == new_id
+
+
+def test_a_failed_look_leaves_the_call_on_record(world: World) -> None:
+    world.want("1", "10")
+    world.zendesk.fail.append(errors.ZendeskUnavailableError("boom", status=500))
+    world.reconcile()  # POST answered 500: look next time
+    world.zendesk.fail.append(errors.ZendeskUnavailableError("timed out"))
+    real_iter = world.zendesk.iter_links
+
+    def failing_list(**kw: Any) -> Iterator[JiraLink]:
+        world.zendesk._maybe_fail()
+        return real_iter(**kw)
+
+    world.zendesk.iter_links = failing_list  # type: ignore[method-assign]
+    world.reconcile()  # the look itself fails
+
+    assert world.record().in_flight == InFlight("create", None)
+
+
+# --------------------------------------------------------------------------- the budget
+
+
+def test_the_zendesk_budget_queues_work_beyond_it(world: World) -> None:
+    now = [600.0]  # the start of a minute
+    table = world.stack.physical["LinksTable"]
+    world.pairs.budget = ZendeskBudget(table, 2, client=world.stack.dynamodb, clock=lambda: now[0])
+    for ticket in ("10", "11", "12"):
+        world.want("1", ticket)
+    deferred: list[tuple[Task[Any], float]] = []
+    queue = world.pairs.handoff.queue
+    real_defer = queue.defer
+    queue.defer = lambda task, *, delay=0: deferred.append((task, delay)) or real_defer(task, delay=delay)  # type: ignore[method-assign]
+
+    outcome = world.pairs.reconcile_all([("1", "10"), ("1", "11"), ("1", "12")], Deadline.unlimited())
+
+    assert (outcome.created, outcome.queued) == (2, 1)
+    assert len(world.zendesk.calls) == 2
+    ((task, delay),) = deferred
+    assert (task.op, task.attempts) == (ReconcilePair("1", "12"), 0)  # no attempt used
+    assert delay == 60.0  # until the next minute's allowance
+    now[0] = 661.0
+    assert world.reconcile("1", "12").created == 1
+
+
+def test_a_zero_budget_means_no_limit(world: World) -> None:
+    budget = ZendeskBudget(world.stack.physical["LinksTable"], 0, client=world.stack.dynamodb)
+    assert all(budget.take() is None for _ in range(1000))
+
+
+def test_settled_pairs_spend_no_budget(world: World) -> None:
+    world.pairs.budget = ZendeskBudget(world.stack.physical["LinksTable"], 1, client=world.stack.dynamodb)
+    world.want("1", "10")
+    world.reconcile()
+    assert world.reconcile().unchanged == 1  # no Zendesk call needed: the budget is not asked
+
+
+# --------------------------------------------------------------------------- what events want
+
+
+def test_zendesk_field_removal_does_not_depend_on_the_lagging_index(world: World) -> None:
+    world.pairs.reconcile_all(
+        world.sync._set_field_claims("ticket", "10", {"1": "A-1"}, 1) or [], Deadline.unlimited()
+    )
+    world.ledger.links_for_ticket = lambda ticket_id: []  # type: ignore[method-assign]  # the index lags
+
+    pairs = world.sync._set_field_claims("ticket", "10", {}, 2)
+    world.pairs.reconcile_all(pairs or [], Deadline.unlimited())
+
+    assert world.zendesk.links == {}
+
+
+def test_a_redelivered_event_finishes_what_an_earlier_try_left(world: World) -> None:
+    world.pairs.reconcile_all(
+        world.sync._set_field_claims("issue", "1", {"10": "A-1"}, 1) or [], Deadline.unlimited()
+    )
+    # v2 drops ticket 10: its claim is removed, then the try dies before reconciling (a failed hand-off)
+    assert world.sync._set_field_claims("issue", "1", {}, 2) == [("1", "10")]
+    assert len(world.zendesk.links) == 1
+
+    pairs = world.sync._set_field_claims("issue", "1", {}, 2)  # the sender delivers v2 again
+    world.pairs.reconcile_all(pairs or [], Deadline.unlimited())
+
+    assert world.zendesk.links == {}
