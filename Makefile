@@ -76,8 +76,9 @@ lint: $(VENV)/.installed ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(VENV)/.installed ## mypy (strict on the layer)
+typecheck: $(VENV)/.installed ## mypy, strict, on all Python in the repo
 	$(VENV)/bin/mypy
+	@for app in functions/*/app.py; do $(VENV)/bin/mypy "$$app" || exit 1; done
 
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint and sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml

@@ -24,6 +24,7 @@ import requests
 from local import payloads
 from local.payloads import ZENDESK_ISSUE_FIELD, jira_issue, zendesk_event
 from local.run import LocalRun
+from local.vendors import VendorSandbox
 
 ISSUES = {"PROJ-1": "10001", "PROJ-2": "10002", "PROJ-3": "10003"}
 TICKETS = {35436: "", 35437: "", 35438: "PROJ-1 PROJ-2", 35439: "PROJ-3", 35440: "", 35442: ""}
@@ -63,8 +64,8 @@ class Story:
     def __init__(self, run: LocalRun, out: Callable[[str], None]) -> None:
         self.run = run
         self.out = out
-        self.sandbox = run.sandbox
-        assert self.sandbox is not None, "the demo runs on the sandbox"
+        assert run.sandbox is not None, "the demo runs on the sandbox"
+        self.sandbox: VendorSandbox = run.sandbox
         self.http = requests.Session()
         self.sent = 0
 

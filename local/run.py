@@ -159,7 +159,9 @@ class LocalRun:
             self.processes[name] = proc.start()
         with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
             list(pool.map(lambda p: p.wait_ready(), self.processes.values()))
-        invokers = {name: proc.invoke for name, proc in self.processes.items()}
+        invokers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            name: proc.invoke for name, proc in self.processes.items()
+        }
         self.gateway = Gateway(invokers, port=self.gateway_port, on_request=self.on_request).start()
         self._exit.callback(self.gateway.stop)
         worker = self.processes.get("RetryWorkerFunction")

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             make_events.seed_samples(run.sandbox)
         assert run.event_source is not None
         run.event_source.start()
-        where = "the sandbox " + run.sandbox.url if run.sandbox else f"{run.vendors.zendesk_url} (real)"
+        real = run.vendors.zendesk_url if run.vendors is not None else "?"
+        where = "the sandbox " + run.sandbox.url if run.sandbox else f"{real} (real)"
         print(f"gateway  {run.gateway.url}  (POST /webhooks/jira, POST /webhooks/zendesk)", flush=True)
         print(f"AWS      moto at {run.moto_url}; table {run.stack.physical['LinksTable']}", flush=True)
         print(f"vendors  {where}", flush=True)

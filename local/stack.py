@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -74,7 +75,7 @@ def aws_env(endpoint_url: str) -> dict[str, str]:
 
 def client(service: str, endpoint_url: str | None) -> Any:
     return boto3.client(
-        service,
+        service,  # type: ignore[call-overload]  # any service name; the stubs type each literal apart
         endpoint_url=endpoint_url,
         region_name=REGION,
         aws_access_key_id="testing",
@@ -219,7 +220,8 @@ class LocalStack:
         env["AWS_LAMBDA_FUNCTION_NAME"] = logical_id
         env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(props.get("MemorySize", 128))
         env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = str(props.get("Timeout", 3))
-        return {**env, **LOCAL_FUNCTION_ENV, **aws_env(self.endpoint_url)}
+        aws = aws_env(self.endpoint_url) if self.endpoint_url else {"AWS_DEFAULT_REGION": REGION}
+        return {**env, **LOCAL_FUNCTION_ENV, **aws}
 
     # ------------------------------------------------------------------ inspection
 
@@ -272,25 +274,53 @@ class LocalStack:
 # ---------------------------------------------------------------------- loading handlers
 
 
-def load_handler(logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
-    """Import a function's handler the way Lambda does: its CodeUri folder and the layers on sys.path."""
-    props = {**globals_for("Function"), **resources("AWS::Serverless::Function")[logical_id]["Properties"]}
-    module_name, func_name = str(props["Handler"]).rsplit(".", 1)
-    code_dir = ROOT / props["CodeUri"]
+_load_lock = threading.Lock()
+
+
+def _layers_on_path() -> None:
     for path in LAYER_PATHS:
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
+
+
+def _exec_handler_module(logical_id: str, name: str) -> ModuleType:
+    props = function_template_props(logical_id)
+    module_name = str(props["Handler"]).rsplit(".", 1)[0]
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / props["CodeUri"] / f"{module_name.replace('.', '/')}.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_handler(logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Import a function's handler the way Lambda does: its CodeUri folder and the layers on sys.path."""
+    props = function_template_props(logical_id)
+    module_name, func_name = str(props["Handler"]).rsplit(".", 1)
     unique = f"_lambda_{logical_id}_{module_name}"
-    module = sys.modules.get(unique)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(
-            unique, code_dir / f"{module_name.replace('.', '/')}.py"
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[unique] = module
-        spec.loader.exec_module(module)
+    with _load_lock:  # threads may ask at once; each must see a module that has finished executing
+        _layers_on_path()
+        module = sys.modules.get(unique)
+        if module is None:
+            module = _exec_handler_module(logical_id, unique)
+            sys.modules[unique] = module
     return getattr(module, func_name)  # type: ignore[no-any-return]
+
+
+def fresh_handler_module(logical_id: str) -> ModuleType:
+    """A cold start: the function's handler module executed anew, as a new Lambda process would (its own
+    globals: logger, cached services, idempotency store). Not registered in ``sys.modules``."""
+    global _fresh_count
+    with _load_lock:
+        _layers_on_path()
+        _fresh_count += 1
+        name = f"_lambda_{logical_id}_cold{_fresh_count}"
+    return _exec_handler_module(logical_id, name)
+
+
+_fresh_count = 0
 
 
 def handler_module(logical_id: str) -> ModuleType:

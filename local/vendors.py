@@ -1,6 +1,7 @@
 """A local sandbox of Zendesk's Jira links API, Zendesk's Tickets API and Jira's issue API.
 
-It follows the documented shapes (../shared/reference/zendesk-jira-links-api.txt, Jira Cloud REST v3):
+It follows the documented shapes (Zendesk's "Jira links" API reference at
+https://developer.zendesk.com/api-reference/ticketing/jira/links/, Jira Cloud REST v3):
 state in memory, cursor pagination on the v2 list, since_id/limit on the deprecated list, 201/204/404
 as documented, auth checked. Faults can be switched on for the next N calls or at a random rate, so
 tests and local runs can drive every error path: 500, 503, 429 with Retry-After, slow answers,

@@ -30,6 +30,8 @@ worker = RetryWorker(SERVICES.get, logger=logger)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     worker.start(context)
-    return process_partial_response(
-        event=event, record_handler=worker.handle_record, processor=processor, context=context
+    return dict(
+        process_partial_response(
+            event=event, record_handler=worker.handle_record, processor=processor, context=context
+        )
     )

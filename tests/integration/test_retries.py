@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 LINKS = "/api/services/jira/links"
 
 
-def _create(p: Pipeline, issue_id: str = "10001", tickets: str = "101", **kw: object) -> dict[str, object]:
+def _create(p: Pipeline, issue_id: str = "10001", tickets: str = "101", **kw: Any) -> dict[str, object]:
     reply = p.jira(jira_issue("jira:issue_created", issue_id, f"PROJ-{issue_id[-1]}", tickets=tickets), **kw)
     assert reply.status == 200, reply.body
     return reply.body

@@ -25,7 +25,8 @@ def _route_table() -> dict[str, str]:
 
 
 def _load(name: str) -> dict[str, Any]:
-    return json.loads((make_events.EVENTS / f"{name}.json").read_text())
+    event: dict[str, Any] = json.loads((make_events.EVENTS / f"{name}.json").read_text())
+    return event
 
 
 def test_committed_events_match_their_generator() -> None:

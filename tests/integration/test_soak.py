@@ -1,4 +1,5 @@
-"""A small, fixed-seed soak run: nothing lost, doubled or orphaned under Zendesk, Jira and AWS faults."""
+"""A small, fixed-seed soak run: nothing lost, doubled or orphaned under Zendesk, Jira and AWS faults and
+processes killed mid-way."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_small_soak_converges(allow_duplicates: bool) -> None:
     lines: list[str] = []
     cfg = SoakConfig(
-        events=60, fault_rate=0.3, aws_fault_rate=0.05, seed=11, threads=4, allow_duplicates=allow_duplicates
+        events=60,
+        fault_rate=0.3,
+        aws_fault_rate=0.05,
+        kill_rate=0.1,
+        seed=11,
+        threads=4,
+        allow_duplicates=allow_duplicates,
     )
 
     report = run_soak(cfg, out=lines.append)
@@ -27,7 +34,8 @@ def test_small_soak_converges(allow_duplicates: bool) -> None:
     assert report.transient_dead_letters == []
     assert report.sender_gave_up == 0
     assert report.ok
-    # the run really was hostile: faults on every side, copies and concurrency
+    # the run really was hostile: faults on every side, processes killed mid-way, copies and concurrency
+    assert sum(report.kills.values()) > 0
     assert sum(report.zendesk_faults.values()) > 10
     assert sum(report.aws_faults.values()) > 5
     assert report.duplicates_sent > 0

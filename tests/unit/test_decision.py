@@ -118,6 +118,8 @@ FAILURES = [
     # a 5xx: over, but maybe applied: look next time, without waiting
     (PairView(True), Create(), CREATE_RECENT, 500, CREATE_ANSWERED),
     (PairView(False, 7), Delete((7,)), DELETE_RECENT, 503, DELETE_ANSWERED),
+    # a 2xx whose body could not be read: applied, most likely; look
+    (PairView(True), Create(), CREATE_RECENT, 201, CREATE_ANSWERED),
     # a 4xx refused it, and the ledger already says what is true
     (PairView(True), Create(), CREATE_RECENT, 429, None),
     (PairView(False, 7), Delete((7,)), DELETE_RECENT, 403, None),

@@ -253,7 +253,7 @@ def test_a_worker_that_read_before_another_finished_does_not_post_again(world: W
     assert world.reconcile().created == 1  # worker A does the whole job meanwhile
     real = world.ledger.pair_state
     reads = iter([stale])
-    world.ledger.pair_state = lambda i, t: next(reads, None) or real(i, t)  # type: ignore[method-assign]
+    world.ledger.pair_state = lambda issue_id, ticket_id: next(reads, None) or real(issue_id, ticket_id)  # type: ignore[method-assign]
 
     outcome = world.reconcile()  # B carries on from its stale read
 
@@ -271,7 +271,7 @@ def test_a_stale_delete_does_not_orphan_a_newer_link(world: World) -> None:
     world.reconcile()  # and creates link 2
     real = world.ledger.pair_state
     reads = iter([stale])
-    world.ledger.pair_state = lambda i, t: next(reads, None) or real(i, t)  # type: ignore[method-assign]
+    world.ledger.pair_state = lambda issue_id, ticket_id: next(reads, None) or real(issue_id, ticket_id)  # type: ignore[method-assign]
 
     world.reconcile()
 
@@ -444,7 +444,12 @@ def test_the_zendesk_budget_queues_work_beyond_it(world: World) -> None:
     deferred: list[tuple[Task[Any], float]] = []
     queue = world.pairs.handoff.queue
     real_defer = queue.defer
-    queue.defer = lambda task, *, delay=0: deferred.append((task, delay)) or real_defer(task, delay=delay)  # type: ignore[method-assign]
+
+    def recording_defer(task: Task[Any], *, delay: float = 0) -> int:
+        deferred.append((task, delay))
+        return real_defer(task, delay=delay)
+
+    queue.defer = recording_defer  # type: ignore[method-assign]
 
     outcome = world.pairs.reconcile_all([("1", "10"), ("1", "11"), ("1", "12")], Deadline.unlimited())
 

@@ -24,7 +24,7 @@ Item = tuple[str, dict[str, Any]]  # (function, event)
 def _burst_workload(b: Bench, events: int, seed: int) -> list[Item]:
     """A mixed workload from the soak's world model (issues and tickets created, changed, deleted, links
     made by hand), 10% of deliveries sent twice; signed up front."""
-    from tools.soak import World
+    from tools.soak.world import World
 
     rng = random.Random(seed)
     world = World(rng, b.sandbox)

@@ -60,6 +60,20 @@ class ErrorFamily:
     rate_limited: type[errors.RateLimitedError]
     unavailable: type[errors.ApiError]
 
+    def for_status(self, status: int) -> type[errors.ApiError]:
+        """The error class for an HTTP status that is not a success."""
+        if status in (401, 403):
+            return self.auth
+        if status == 404:
+            return self.not_found
+        if status == 429:
+            return self.rate_limited
+        if status in (408, 409, 425) or status >= 500:
+            return self.unavailable
+        if status in (400, 422):
+            return self.validation
+        return self.base
+
 
 def is_loopback(host: str | None) -> bool:
     if not host:
@@ -152,49 +166,45 @@ class JsonApi:
         ok: tuple[int, ...] = (200, 201, 204),
     ) -> Any:
         """Send one request; return the decoded JSON body (None for an empty one) or raise."""
-        family = self._family
         what = f"{method} {path}"
+        response = self._send(method, path, what, params=params, json=json)
+        status = response.status_code
+        if status not in ok:
+            raise self._error(response, what)
+        if status == 204 or not response.content:
+            return None
         try:
-            response = self._session.request(
+            return response.json()
+        except ValueError as e:
+            # A 2xx we cannot read may still have been applied: treat as retryable.
+            raise self._family.unavailable(f"{what}: unreadable response body", status=status) from e
+
+    def _send(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
+        unavailable = self._family.unavailable
+        try:
+            return self._session.request(
                 method,
                 self.base_url + path,
-                params=params,
-                json=json,
                 auth=self._auth,
                 timeout=self._timeout,
                 allow_redirects=False,
+                **kwargs,
             )
         except requests.Timeout as e:
-            raise family.unavailable(f"{what}: timed out ({type(e).__name__})") from e
+            raise unavailable(f"{what}: timed out ({type(e).__name__})") from e
         except requests.ConnectionError as e:
-            raise family.unavailable(f"{what}: connection failed ({type(e).__name__})") from e
+            raise unavailable(f"{what}: connection failed ({type(e).__name__})") from e
         except requests.RequestException as e:
-            raise family.unavailable(f"{what}: request failed ({type(e).__name__})") from e
+            raise unavailable(f"{what}: request failed ({type(e).__name__})") from e
 
+    def _error(self, response: requests.Response, what: str) -> errors.ApiError:
         status = response.status_code
-        if status in ok:
-            if status == 204 or not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError as e:
-                # A 2xx we cannot read may still have been applied: treat as retryable.
-                raise family.unavailable(f"{what}: unreadable response body", status=status) from e
-
         request_id = next(
             (response.headers[h] for h in self.request_id_headers if h in response.headers), None
         )
         kwargs: dict[str, Any] = {"status": status, "body": _body_of(response), "request_id": request_id}
         message = f"{what}: HTTP {status}"
-        if status in (401, 403):
-            raise family.auth(message, **kwargs)
-        if status == 404:
-            raise family.not_found(message, **kwargs)
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise family.rate_limited(message, retry_after=retry_after, **kwargs)
-        if status in (408, 409, 425) or status >= 500:
-            raise family.unavailable(message, **kwargs)
-        if status in (400, 422):
-            raise family.validation(message, **kwargs)
-        raise family.base(message, **kwargs)
+        kind = self._family.for_status(status)
+        if issubclass(kind, errors.RateLimitedError):
+            return kind(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
+        return kind(message, **kwargs)

@@ -14,7 +14,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
@@ -31,8 +31,15 @@ SECRET_KEYS = (
 SECRET_MAX_AGE_SECONDS = 300
 
 
+def _env(name: str) -> dict[str, str]:
+    return {"env": name}
+
+
 @dataclass(frozen=True)
 class Settings:
+    """The function environment. Each setting is read from the variable named in its metadata (by default
+    its own name in upper case); a setting without a default is required. Defaults are declared here once."""
+
     links_table_name: str
     retry_queue_url: str
     dead_letter_queue_url: str
@@ -41,57 +48,49 @@ class Settings:
     jira_base_url: str
     jira_ticket_field: str
     zendesk_issue_field: str
-    zendesk_timeout: float = 5.0
-    retry_base_delay: float = 2.0
-    retry_max_delay: float = 900.0
-    retry_max_attempts: int = 50
+    zendesk_timeout: float = field(default=5.0, metadata=_env("ZENDESK_TIMEOUT_SECONDS"))
+    retry_base_delay: float = field(default=2.0, metadata=_env("RETRY_BASE_DELAY_SECONDS"))
+    retry_max_delay: float = field(default=900.0, metadata=_env("RETRY_MAX_DELAY_SECONDS"))
+    retry_max_attempts: int = field(default=50, metadata=_env("RETRY_MAX_ATTEMPTS"))
     # Only for replaying the signed samples in events/ locally; keep the default (5 minutes) when deployed.
-    zendesk_signature_tolerance: float = 300.0
-    zendesk_calls_per_minute: int = 0  # 0: no shared allowance
+    zendesk_signature_tolerance: float = field(
+        default=300.0, metadata=_env("ZENDESK_SIGNATURE_TOLERANCE_SECONDS")
+    )
+    # 0: no shared allowance
+    zendesk_calls_per_minute: int = field(default=0, metadata=_env("ZENDESK_CALLS_PER_MINUTE"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        # Each setting's environment variable is its name in upper case.
-        required = (
-            "links_table_name",
-            "retry_queue_url",
-            "dead_letter_queue_url",
-            "secret_id",
-            "zendesk_base_url",
-            "jira_base_url",
-            "jira_ticket_field",
-            "zendesk_issue_field",
-        )
-        names = {attr: attr.upper() for attr in required}
-        missing = [var for var in names.values() if not env.get(var, "").strip()]
+        declared = [(f, f.metadata.get("env", f.name.upper())) for f in fields(cls)]
+        missing = [var for f, var in declared if f.default is MISSING and not env.get(var, "").strip()]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
-        values: dict[str, Any] = {attr: env[var].strip() for attr, var in names.items()}
+        values = {f.name: _setting(f, var, env) for f, var in declared if var in env or f.default is MISSING}
         if not re.fullmatch(r"customfield_\d+", values["jira_ticket_field"]):
             raise ConfigError("JIRA_TICKET_FIELD must look like customfield_10100")
         if not values["zendesk_issue_field"].isdigit():
             raise ConfigError("ZENDESK_ISSUE_FIELD must be the numeric id of a Zendesk ticket field")
-        optional = {
-            "zendesk_timeout": ("ZENDESK_TIMEOUT_SECONDS", "5", float),
-            "retry_base_delay": ("RETRY_BASE_DELAY_SECONDS", "2", float),
-            "retry_max_delay": ("RETRY_MAX_DELAY_SECONDS", "900", float),
-            "retry_max_attempts": ("RETRY_MAX_ATTEMPTS", "50", int),
-            "zendesk_signature_tolerance": ("ZENDESK_SIGNATURE_TOLERANCE_SECONDS", "300", float),
-            "zendesk_calls_per_minute": ("ZENDESK_CALLS_PER_MINUTE", "0", int),
-        }
-        for attr, (var, default, kind) in optional.items():
-            try:
-                values[attr] = kind(env.get(var, default))
-            except ValueError:
-                raise ConfigError(f"{var} must be a number") from None
-            if values[attr] < 0:
-                raise ConfigError(f"{var} must not be negative")
         return cls(**values)
 
     @property
     def timeouts(self) -> Timeouts:
         return Timeouts(read=self.zendesk_timeout)
+
+
+def _setting(declared: Field[Any], var: str, env: Mapping[str, str]) -> Any:
+    """One variable's value, of its setting's type; numbers must not be negative."""
+    text = env[var].strip()
+    if declared.default is MISSING:
+        return text
+    kind = type(declared.default)
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError(f"{var} must be a number") from None
+    if value < 0:
+        raise ConfigError(f"{var} must not be negative")
+    return value
 
 
 @dataclass(frozen=True)

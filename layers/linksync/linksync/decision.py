@@ -111,16 +111,20 @@ def decide(view: PairView, *, now: float, settle: float, found: tuple[int, ...] 
         return _after_look(view.wanted, tuple(sorted(found)))
     if view.held:
         return Busy()
-    flight = view.in_flight
-    if flight is not None:
-        if flight.sent_at is not None and now < flight.sent_at + settle:
-            return WaitUntil(flight.sent_at + settle)
-        # A delete of one known link is checked with one read; anything else, by listing the pair's links.
-        one = flight.link_ids[0] if flight.call == "delete" and len(flight.link_ids) == 1 else None
-        return Look(one)
+    if view.in_flight is not None:
+        return _resolve(view.in_flight, now=now, settle=settle)
     if view.wanted:
         return Settled() if view.link_id is not None else Create()
     return Delete((view.link_id,)) if view.link_id is not None else Settled()
+
+
+def _resolve(flight: InFlight, *, now: float, settle: float) -> WaitUntil | Look:
+    """A call may have changed Zendesk: wait until it can no longer land, then look."""
+    if flight.sent_at is not None and now < flight.sent_at + settle:
+        return WaitUntil(flight.sent_at + settle)
+    # A delete of one known link is checked with one read; anything else, by listing the pair's links.
+    one = flight.link_ids[0] if flight.call == "delete" and len(flight.link_ids) == 1 else None
+    return Look(one)
 
 
 def _after_look(wanted: bool, found: tuple[int, ...]) -> Action:
@@ -147,8 +151,8 @@ def after_failure(view: PairView, action: Action, flight: InFlight, *, status: i
 
     - No answer (a timeout, a dropped connection): the call may still land. The record stays as written, so
       the next decision waits out ``settle`` and then looks.
-    - A 5xx: the call is over, but some servers apply a change and then fail; the next decision looks,
-      without waiting.
+    - A 5xx (or a 2xx whose body could not be read): the call is over, but it may have been applied; the
+      next decision looks, without waiting.
     - A 4xx refused the request. If the ledger alone already says what is true (a create that did not
       happen, a delete of the ledger's own link that did not happen), nothing is in flight any more.
       Otherwise (links found by a look, several calls of which some may have succeeded) the next decision
@@ -156,7 +160,7 @@ def after_failure(view: PairView, action: Action, flight: InFlight, *, status: i
     """
     if status is None:
         return flight
-    if status < 500:
+    if 400 <= status < 500:
         match action:
             case Create():
                 return None

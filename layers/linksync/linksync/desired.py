@@ -20,11 +20,12 @@ from .entities import Entities, Entity
 from .events import JiraEvent, ZendeskEvent
 from .fields import parse_issue_keys, parse_ticket_ids
 from .handoff import Handoff
-from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, PairState
+from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord, PairState
 from .operations import DeleteLink, Operation, Outcome, Purge, ReconcilePair, SyncTicket, Task
 from .pair_sync import PairSync
 from .ports import JiraApi, ZendeskApi
 from .timing import Deadline, Timeouts
+from .zendesk import JiraLink
 
 
 class LinkSync:
@@ -117,37 +118,28 @@ class LinkSync:
         when a newer version was already applied.
         """
         owner = JIRA_OWNER if kind == "issue" else ZENDESK_OWNER
-
-        def pair(other: str) -> tuple[str, str]:
-            return (entity_id, other) if kind == "issue" else (other, entity_id)
-
         before = self.entities.swap_field(kind, entity_id, set(wanted), version)
         if before is None:
             return None
-        records = (
-            self.ledger.links_for_issue(entity_id)
-            if kind == "issue"
-            else self.ledger.links_for_ticket(entity_id)
-        )
-        current = {(rec.ticket_id if kind == "issue" else rec.issue_id): rec for rec in records}
-        pairs: list[tuple[str, str]] = []
+        records = {_other_side(kind, rec): rec for rec in self._records_of(kind, entity_id)}
         for other, key in sorted(wanted.items()):
-            self.ledger.set_owner(*pair(other), owner, wanted=True, version=version, issue_key=key)
-            pairs.append(pair(other))
+            self.ledger.set_owner(
+                *_pair(kind, entity_id, other), owner, wanted=True, version=version, issue_key=key
+            )
         # The ticket index lags its table a little; the field's previous value, read with the swap, does not.
-        owned = before | {other for other, rec in current.items() if owner in rec.owners}
-        for other in sorted(owned - set(wanted)):
-            self.ledger.set_owner(*pair(other), owner, wanted=False, version=version)
-            pairs.append(pair(other))
+        owned = before | {other for other, rec in records.items() if owner in rec.owners}
+        dropped = sorted(owned - set(wanted))
+        for other in dropped:
+            self.ledger.set_owner(*_pair(kind, entity_id, other), owner, wanted=False, version=version)
         # A redelivered event finds its claims already written: pairs an earlier try left unfinished are
         # picked up here, or nobody would ever look at them again.
+        unfinished = [other for other, rec in sorted(records.items()) if self._unfinished(rec)]
+        return [_pair(kind, entity_id, other) for other in [*sorted(wanted), *dropped, *unfinished]]
+
+    def _unfinished(self, rec: LinkRecord) -> bool:
         now = self.clock()
-        pairs += [
-            pair(other)
-            for other, rec in sorted(current.items())
-            if needs_work(PairState(*pair(other), rec, False).view(now), now=now, settle=self.timeouts.settle)
-        ]
-        return pairs
+        view = PairState(rec.issue_id, rec.ticket_id, rec, tombstoned=False).view(now)
+        return needs_work(view, now=now, settle=self.timeouts.settle)
 
     def sync_ticket(self, task: Task[SyncTicket], deadline: Deadline) -> Outcome:
         """Make the ticket's Zendesk-field links match the field's current value, read from Zendesk.
@@ -202,38 +194,44 @@ class LinkSync:
         """An issue or ticket is gone: tombstone it and delete every link it has, ours or not."""
         op = task.op
         self.entities.put_tombstone(op.entity, op.entity_id)
-        records = (
-            self.ledger.links_for_issue(op.entity_id)
-            if op.entity == "issue"
-            else self.ledger.links_for_ticket(op.entity_id)
-        )
+        records = self._records_of(op.entity, op.entity_id)
         for rec in records:
             if rec.owners and not op.keep_owners:
                 self.ledger.clear_owners(rec.issue_id, rec.ticket_id)
         outcome = self.pairs.reconcile_all([(rec.issue_id, rec.ticket_id) for rec in records], deadline)
+        # The pairs above delete the links the ledger knows; the rest were made elsewhere, e.g. by agents in
+        # Zendesk's Jira app, and are found by listing the entity's links.
+        ours = {rec.link_id for rec in records if rec.link_id is not None}
+        return outcome.merge(self._purge_unknown_links(task, ours, deadline))
+
+    def _records_of(self, kind: Entity, entity_id: str) -> list[LinkRecord]:
+        if kind == "issue":
+            return self.ledger.links_for_issue(entity_id)
+        return self.ledger.links_for_ticket(entity_id)
+
+    def _purge_unknown_links(self, task: Task[Purge], ours: set[int], deadline: Deadline) -> Outcome:
+        op = task.op
         wait = self.budget.take() if self.budget is not None else None
         if wait is not None:
-            return outcome.merge(self.handoff.defer(task, "budget", delay=wait))
+            return self.handoff.defer(task, "budget", delay=wait)
         try:
-            if op.entity == "issue":
-                listed = self.zendesk.iter_links_deprecated(issue_id=op.entity_id)
-                remaining = [link for link in listed if link.issue_id == op.entity_id]
-            else:
-                listed = self.zendesk.iter_links(ticket_id=op.entity_id)
-                remaining = [link for link in listed if link.ticket_id == op.entity_id]
+            remaining = [link for link in self._links_of(op.entity, op.entity_id) if link.id not in ours]
         except errors.ApiError as e:
-            return outcome.merge(self.handoff.failed(task, e))
-        # Links the ledger knows are being deleted (or queued for it) by the reconcile above; the rest were
-        # made elsewhere, e.g. by agents in Zendesk's Jira app.
-        ours = {rec.link_id for rec in records if rec.link_id is not None}
+            return self.handoff.failed(task, e)
+        outcome = Outcome()
         for link in remaining:
-            if link.id in ours:
-                continue
             if not deadline.has_time():
                 # Out of time: the purge runs again from the queue and lists what is left.
                 return outcome.merge(self.handoff.defer(task, "deadline"))
             outcome.merge(self.delete_link(Task(DeleteLink(link.id, link.issue_id, link.ticket_id))))
         return outcome
+
+    def _links_of(self, kind: Entity, entity_id: str) -> list[JiraLink]:
+        """Every Zendesk link of an issue (the one list that filters by issue) or of a ticket."""
+        if kind == "issue":
+            listed = self.zendesk.iter_links_deprecated(issue_id=entity_id)
+            return [link for link in listed if link.issue_id == entity_id]
+        return [link for link in self.zendesk.iter_links(ticket_id=entity_id) if link.ticket_id == entity_id]
 
     def restore_ticket(self, ticket_id: str, deadline: Deadline) -> Outcome:
         """A soft-deleted ticket is back: lift its tombstone, bring back the links its fields still want."""
@@ -256,3 +254,12 @@ class LinkSync:
             "deleted link", extra={"link_id": op.link_id, "issue_id": op.issue_id, "ticket_id": op.ticket_id}
         )
         return Outcome(deleted=1)
+
+
+def _pair(kind: Entity, entity_id: str, other: str) -> tuple[str, str]:
+    """The (issue id, ticket id) of an entity and an id from the other side."""
+    return (entity_id, other) if kind == "issue" else (other, entity_id)
+
+
+def _other_side(kind: Entity, rec: LinkRecord) -> str:
+    return rec.ticket_id if kind == "issue" else rec.issue_id

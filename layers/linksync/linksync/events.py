@@ -17,6 +17,11 @@ ZendeskAction = Literal["sync", "delete", "restore", "ignore"]
 
 ZENDESK_PREFIX = "zen:event-type:"
 ZENDESK_DELETE_TYPES = frozenset({"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.merged"})
+ZENDESK_ACTIONS: dict[str, ZendeskAction] = {
+    "ticket.created": "sync",
+    "ticket.undeleted": "restore",
+    **dict.fromkeys(ZENDESK_DELETE_TYPES, "delete"),
+}
 
 
 @dataclass(frozen=True)
@@ -63,17 +68,12 @@ def parse_jira(payload: Any, *, ticket_field: str) -> JiraEvent:
         return JiraEvent("ignore", reason=f"event {webhook_event[:60]!r} is not handled")
     issue = _object(body.get("issue"), "issue")
     issue_id = _id(issue.get("id"), "issue.id")
-    issue_key = issue.get("key")
-    if not isinstance(issue_key, str) or not issue_key or len(issue_key) > 100:
-        raise InvalidPayloadError("issue.key must be a non-empty string")
+    issue_key = _issue_key(issue.get("key"))
     timestamp = body.get("timestamp")
     ts = timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None
     if webhook_event == "jira:issue_deleted":
         return JiraEvent("delete", issue_id, issue_key, timestamp=ts)
-    fields = issue.get("fields")
-    if fields is None:
-        fields = {}
-    fields = _object(fields, "issue.fields")
+    fields = _object({} if issue.get("fields") is None else issue.get("fields"), "issue.fields")
     if webhook_event == "jira:issue_updated" and not _jira_field_changed(body.get("changelog"), ticket_field):
         return JiraEvent(
             "ignore",
@@ -83,6 +83,12 @@ def parse_jira(payload: Any, *, ticket_field: str) -> JiraEvent:
             reason=f"{ticket_field} did not change",
         )
     return JiraEvent("sync", issue_id, issue_key, field_value=fields.get(ticket_field), timestamp=ts)
+
+
+def _issue_key(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > 100:
+        raise InvalidPayloadError("issue.key must be a non-empty string")
+    return value
 
 
 def _jira_field_changed(changelog: Any, ticket_field: str) -> bool:
@@ -110,22 +116,24 @@ def parse_zendesk(payload: Any, *, issue_field: str) -> ZendeskEvent:
         raise InvalidPayloadError("id must be a non-empty string")
     detail = _object(body.get("detail"), "detail")
     ticket_id = _id(detail.get("id"), "detail.id")
-    if name == "ticket.created":
-        return ZendeskEvent("sync", name, ticket_id)
-    if name in ZENDESK_DELETE_TYPES:
-        return ZendeskEvent("delete", name, ticket_id)
-    if name == "ticket.undeleted":
-        return ZendeskEvent("restore", name, ticket_id)
+    action = ZENDESK_ACTIONS.get(name)
+    if action is not None:
+        return ZendeskEvent(action, name, ticket_id)
     if name == "ticket.custom_field_changed":
-        event = _object(body.get("event"), "event")
-        custom_field = _object(event.get("custom_field"), "event.custom_field")
-        field_id = custom_field.get("id")
-        if str(field_id) != str(issue_field):
-            return ZendeskEvent(
-                "ignore", name, ticket_id, reason=f"custom field {str(field_id)[:30]} is not ours"
-            )
-        return ZendeskEvent("sync", name, ticket_id)
+        return _custom_field_changed(body, ticket_id, issue_field)
     return ZendeskEvent("ignore", name, ticket_id, reason=f"event {name[:60]!r} is not handled")
+
+
+def _custom_field_changed(body: dict[str, Any], ticket_id: str, issue_field: str) -> ZendeskEvent:
+    name = "ticket.custom_field_changed"
+    event = _object(body.get("event"), "event")
+    custom_field = _object(event.get("custom_field"), "event.custom_field")
+    field_id = custom_field.get("id")
+    if str(field_id) != str(issue_field):
+        return ZendeskEvent(
+            "ignore", name, ticket_id, reason=f"custom field {str(field_id)[:30]} is not ours"
+        )
+    return ZendeskEvent("sync", name, ticket_id)
 
 
 def _parse_trigger(body: dict[str, Any]) -> ZendeskEvent:

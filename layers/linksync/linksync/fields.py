@@ -30,30 +30,37 @@ class Parsed:
 
 def _tokens(value: Any, depth: int = 0) -> tuple[list[str], list[str]]:
     """Flatten a field value into text tokens; anything not text-like is rejected."""
-    if value is None or value == "":
-        return [], []
-    if isinstance(value, bool):
-        return [], [repr(value)]
-    if isinstance(value, int):
-        return [str(value)], []
-    if isinstance(value, float):
-        return ([str(int(value))], []) if value.is_integer() and value > 0 else ([], [repr(value)])
-    if isinstance(value, str):
-        return [t for t in _SPLIT.split(value[:MAX_TEXT]) if t], []
-    if isinstance(value, (list, tuple)) and depth < 2:
-        tokens: list[str] = []
-        rejected: list[str] = []
-        for item in value[:MAX_TOKENS]:
-            if isinstance(item, dict):
-                # Jira option/select fields: {"value": "123"}
-                item = item.get("value", item.get("name"))
-            t, r = _tokens(item, depth + 1)
-            tokens += t
-            rejected += r
-        return tokens, rejected
-    if isinstance(value, dict) and depth < 2 and ("value" in value or "name" in value):
-        return _tokens(value.get("value", value.get("name")), depth + 1)
+    match value:
+        case None | "":
+            return [], []
+        case bool():
+            return [], [repr(value)]
+        case int():
+            return [str(value)], []
+        case float():
+            return ([str(int(value))], []) if value.is_integer() and value > 0 else ([], [repr(value)])
+        case str():
+            return [t for t in _SPLIT.split(value[:MAX_TEXT]) if t], []
+        case list() | tuple() if depth < 2:
+            return _list_tokens(value, depth)
+        case dict() if depth < 2 and ("value" in value or "name" in value):
+            return _tokens(_option(value), depth + 1)
     return [], [type(value).__name__]
+
+
+def _option(value: dict[str, Any]) -> Any:
+    """Jira option and select fields: ``{"value": "123"}`` (or a ``name``)."""
+    return value.get("value", value.get("name"))
+
+
+def _list_tokens(values: list[Any] | tuple[Any, ...], depth: int) -> tuple[list[str], list[str]]:
+    tokens: list[str] = []
+    rejected: list[str] = []
+    for item in values[:MAX_TOKENS]:
+        t, r = _tokens(_option(item) if isinstance(item, dict) else item, depth + 1)
+        tokens += t
+        rejected += r
+    return tokens, rejected
 
 
 def _parse(value: Any, patterns: tuple[re.Pattern[str], ...], normalize: Any) -> Parsed:

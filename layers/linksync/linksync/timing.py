@@ -24,10 +24,6 @@ from typing import Any
 class Timeouts:
     connect: float = 3.05
     read: float = 5.0
-    # How long one worker holds a pair while it calls Zendesk for it (a look and a change: two slow calls).
-    claim_lease: float = 30.0
-    # How long one worker holds a ticket while it reads the ticket and applies its field.
-    ticket_lock: float = 60.0
     # When a pair or ticket is held by someone else: look again after this long.
     contention_retry: float = 5.0
 
@@ -47,6 +43,18 @@ class Timeouts:
     @property
     def reserve(self) -> float:
         return 2 * self.slow_call + 1
+
+    @property
+    def claim_lease(self) -> float:
+        """How long one worker holds a pair: a look, a change and a repeat's cleanup (three slow calls),
+        plus slack. If the worker dies, the pair is free again after this long (about 30 s by default)."""
+        return 3 * self.slow_call + 5
+
+    @property
+    def ticket_lock(self) -> float:
+        """How long one worker holds a ticket while it reads the ticket and resolves its keys (about a
+        minute by default)."""
+        return 6 * self.slow_call + 10
 
 
 DEFAULT_TIMEOUTS = Timeouts()

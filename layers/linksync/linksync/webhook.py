@@ -88,7 +88,8 @@ Annotate = Callable[..., None]
 class WebhookSource(Protocol):
     """What differs between the two senders: how they sign, how they name a delivery, what they send."""
 
-    name: Literal["jira", "zendesk"]
+    @property
+    def name(self) -> Literal["jira", "zendesk"]: ...
 
     def verify(self, request: Request, svc: Services) -> None: ...
     def delivery_id(self, request: Request, payload: Any) -> str | None: ...

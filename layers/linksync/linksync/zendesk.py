@@ -18,6 +18,8 @@ from .apiclient import DEFAULT_TIMEOUT, BasicTokenAuth, BearerAuth, ErrorFamily,
 
 LINKS_PATH = "/api/services/jira/links"
 LINKS_V2_PATH = "/api/v2/jira/links"
+# Every paged read stops here, whatever the server says (a loop bound, not a limit anyone should reach).
+MAX_PAGES = 10_000
 
 ZENDESK_ERRORS = ErrorFamily(
     base=errors.ZendeskError,
@@ -89,6 +91,11 @@ class Ticket:
         return self.custom_fields.get(str(field_id))
 
 
+def _given(params: dict[str, Any]) -> dict[str, str]:
+    """Query parameters without the ones not given."""
+    return {k: str(v) for k, v in params.items() if v is not None}
+
+
 def _cursor_from(after_cursor: Any) -> str | None:
     """``meta.after_cursor`` is documented as a URL carrying ``page[after]``; accept a bare cursor too."""
     if after_cursor in (None, ""):
@@ -138,13 +145,7 @@ class ZendeskClient:
         self, *, ticket_id: str | None = None, after: str | None = None, page_size: int | None = None
     ) -> tuple[list[JiraLink], str | None]:
         """One page of ``GET /api/v2/jira/links``; returns the links and the next cursor (None at the end)."""
-        params: dict[str, Any] = {}
-        if ticket_id is not None:
-            params["filter[ticket_id]"] = str(ticket_id)
-        if after is not None:
-            params["page[after]"] = after
-        if page_size is not None:
-            params["page[size]"] = int(page_size)
+        params = _given({"filter[ticket_id]": ticket_id, "page[after]": after, "page[size]": page_size})
         data = self._api.call("GET", LINKS_V2_PATH, params=params, ok=(200,)) or {}
         links = [JiraLink.from_api(item) for item in data.get("links") or []]
         meta = data.get("meta") or {}
@@ -156,12 +157,13 @@ class ZendeskClient:
     def iter_links(self, *, ticket_id: str | None = None, page_size: int = 100) -> Iterator[JiraLink]:
         """Every link (of one ticket, if given), following the cursor across pages."""
         after: str | None = None
-        while True:
+        for _ in range(MAX_PAGES):
             links, after_next = self.list_links_page(ticket_id=ticket_id, after=after, page_size=page_size)
             yield from links
             if after_next is None or after_next == after or not links:
                 return
             after = after_next
+        raise errors.ZendeskError(f"more than {MAX_PAGES} pages of links; stopped")
 
     def iter_links_deprecated(
         self,
@@ -177,14 +179,8 @@ class ZendeskClient:
         whichever way the server reads ``since_id`` (inclusive or exclusive).
         """
         last = since_id
-        while True:
-            params: dict[str, Any] = {"limit": int(limit)}
-            if last is not None:
-                params["since_id"] = last
-            if ticket_id is not None:
-                params["ticket_id"] = str(ticket_id)
-            if issue_id is not None:
-                params["issue_id"] = str(issue_id)
+        for _ in range(MAX_PAGES):
+            params = _given({"limit": limit, "since_id": last, "ticket_id": ticket_id, "issue_id": issue_id})
             data = self._api.call("GET", LINKS_PATH, params=params, ok=(200,)) or {}
             raw = data.get("links") or []
             links = [JiraLink.from_api(item) for item in raw]
@@ -193,6 +189,7 @@ class ZendeskClient:
             if len(raw) < limit or not fresh:
                 return
             last = max(link.id for link in fresh)
+        raise errors.ZendeskError(f"more than {MAX_PAGES} pages of links; stopped")
 
     # -- tickets
 

@@ -1,0 +1,5 @@
+import sys
+
+from tools.soak.run import main
+
+sys.exit(main())
