@@ -7,6 +7,8 @@ the work could not be stored, so the caller must not pretend it was.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -95,3 +97,24 @@ class Table:
             if not start:
                 return items
         raise HandOffError(f"DynamoDB query returned more than {max_pages} pages")
+
+
+class TableStore:
+    """What the ledger's parts have in common: one table, and the clock their records are stamped with."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: DynamoDBClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table = Table(table_name, client=client)
+        self.clock = clock
+
+    @property
+    def table_name(self) -> str:
+        return self.table.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(table_name={self.table.name!r})"

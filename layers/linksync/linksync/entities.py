@@ -13,15 +13,13 @@ Same table as the pairs (:mod:`linksync.ledger`); the Powertools idempotency rec
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
-from .dynamo import Table, key, plain, values
+from .dynamo import TableStore, key, plain, values
 from .ledger import TOMBSTONE_SK, issue_pk, ticket_pk
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 Entity = Literal["issue", "ticket"]
 TOMBSTONE_TTL_SECONDS = 30 * 24 * 3600
@@ -32,20 +30,7 @@ def entity_pk(kind: Entity, entity_id: str) -> str:
     return issue_pk(entity_id) if kind == "issue" else ticket_pk(entity_id)
 
 
-class Entities:
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        client: DynamoDBClient | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.table = Table(table_name, client=client)
-        self.clock = clock
-
-    def __repr__(self) -> str:
-        return f"Entities(table_name={self.table.name!r})"
-
+class Entities(TableStore):
     # ------------------------------------------------------------------ a field's last value
 
     def swap_field(self, kind: Entity, entity_id: str, listed: set[str], version: int) -> set[str] | None:

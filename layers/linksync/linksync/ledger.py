@@ -14,16 +14,14 @@ per issue or ticket (field values, tombstones, locks) is in :mod:`linksync.entit
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .decision import InFlight, PairView
-from .dynamo import Table, key, plain, values
+from .dynamo import TableStore, key, plain, values
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 JIRA_OWNER = "jira_field"
 ZENDESK_OWNER = "zendesk_field"
@@ -124,24 +122,7 @@ class PairWrite:
 _LEGACY = "create_attempted, attempted_at, link_uncertain"
 
 
-class Ledger:
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        client: DynamoDBClient | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.table = Table(table_name, client=client)
-        self.clock = clock
-
-    @property
-    def table_name(self) -> str:
-        return self.table.name
-
-    def __repr__(self) -> str:
-        return f"Ledger(table_name={self.table_name!r})"
-
+class Ledger(TableStore):
     # ------------------------------------------------------------------ reads
 
     def pair_state(self, issue_id: str, ticket_id: str) -> PairState:
