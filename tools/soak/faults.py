@@ -4,9 +4,9 @@
   those), and hand-offs to SQS that fail outright (no retry: the handler must answer 5xx or report the
   record failed).
 - :class:`Reaper`: Lambda ends a process when it times out or runs out of memory, at any moment. Each
-  invocation is doomed with probability ``rate``; a doomed one dies at a random one of its first
-  ``reach`` checkpoints (just before or after each vendor call, ledger write and queue send; about as
-  many as the function's invocations pass, so kills land anywhere along the way).
+  invocation is doomed with probability ``rate``. A doomed one dies, half the time, at one of the first
+  few points just before or after a vendor call (where a lost result hurts most: the DELETE applied, the
+  process gone), and otherwise at one of the first points around a ledger write or a queue send.
   A killed process raises :class:`ProcessKilled` (a BaseException, so no ``except Exception`` in the code
   under test catches it) and from then on every I/O it tries raises too: no cleanup code gets to write
   anything, as in a real kill.
@@ -39,22 +39,28 @@ class ProcessKilled(BaseException):
     """The process is gone: nothing after this point runs, cleanup included."""
 
 
+# A doomed invocation dies at one of the first this-many points of the kind drawn for it.
+REACH = {"vendor": 4, "write": 14}
+
+
 class Fate:
     """One process's mortality: armed per invocation; once dead, every I/O raises."""
 
     def __init__(self, reaper: Reaper) -> None:
         self._reaper = reaper
         self.dead = False
-        self._countdown: int | None = None
+        self._doom: tuple[str, int] | None = None
+        self._countdown = 0
 
-    def arm(self, reach: int) -> None:
-        """A new invocation: decide whether (and at which of its first ``reach`` checkpoints) it dies."""
-        self._countdown = self._reaper.doom(reach)
+    def arm(self) -> None:
+        """A new invocation: decide whether (and at which checkpoint) it dies."""
+        self._doom = self._reaper.doom()
+        self._countdown = self._doom[1] if self._doom else 0
 
     def checkpoint(self, point: str) -> None:
         if self.dead:
             raise ProcessKilled("the process is gone")
-        if self._countdown is None:
+        if self._doom is None or ("vendor" in point) != (self._doom[0] == "vendor"):
             return
         self._countdown -= 1
         if self._countdown <= 0:
@@ -76,12 +82,13 @@ class Reaper:
         self._lock = threading.Lock()
         self.kills: Counter[str] = Counter()
 
-    def doom(self, reach: int) -> int | None:
-        """None for an invocation that lives; else the checkpoint it dies at (if it gets that far)."""
+    def doom(self) -> tuple[str, int] | None:
+        """None for an invocation that lives; else the kind of point it dies at, and which one of them."""
         with self._lock:
             if self.rate <= 0 or self._rng.random() >= self.rate:
                 return None
-            return self._rng.randint(1, reach)
+            kind = self._rng.choice(("vendor", "write"))
+            return kind, self._rng.randint(1, REACH[kind])
 
     def record(self, point: str) -> None:
         with self._lock:

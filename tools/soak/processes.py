@@ -20,10 +20,6 @@ from linksync.services import build_services
 from local.stack import fresh_handler_module
 from tools.soak.faults import AwsFaults, Fate, ProcessKilled, Reaper
 
-# About how many checkpoints one invocation passes (a webhook that changes a link: some 14-18 ledger
-# writes and vendor calls, each with a point before and after; a batch of the worker: several tasks).
-CHECKPOINTS = {"JiraWebhookFunction": 16, "ZendeskWebhookFunction": 18, "RetryWorkerFunction": 40}
-
 
 class FunctionCrashed(Exception):  # noqa: N818 - named for what the caller sees
     """The process died during the invocation (Lambda reports a timeout or a runtime exit)."""
@@ -77,7 +73,7 @@ class FunctionPool:
         if module is None:
             module = self._cold_start()
         handler: Callable[[dict[str, Any], Any], Any] = module.lambda_handler
-        module.FATE.arm(CHECKPOINTS.get(self.logical_id, 16))
+        module.FATE.arm()
         try:
             return handler(event, context)
         except ProcessKilled as e:
