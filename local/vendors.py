@@ -1,11 +1,17 @@
-"""A local sandbox of Zendesk's Jira links API, Zendesk's Tickets API and Jira's issue API.
+"""A local sandbox of Zendesk's Jira links API, Zendesk's Tickets API and Jira's issue and search APIs.
 
 It follows the documented shapes (Zendesk's "Jira links" API reference at
-https://developer.zendesk.com/api-reference/ticketing/jira/links/, Jira Cloud REST v3):
-state in memory, cursor pagination on the v2 list, since_id/limit on the deprecated list, 201/204/404
-as documented, auth checked. Faults can be switched on for the next N calls or at a random rate, so
-tests and local runs can drive every error path: 500, 503, 429 with Retry-After, slow answers,
-dropped connections and "lost" answers (the change is applied, then the answer fails).
+https://developer.zendesk.com/api-reference/ticketing/jira/links/, Zendesk's incremental exports, Jira
+Cloud REST v3): state in memory, cursor pagination on the v2 list, since_id/limit on the deprecated list,
+201/204/404 as documented, auth checked. Jira's enhanced search (``/rest/api/3/search/jql``, a small JQL
+subset) is in ``local.vendors_jira``; the cursor-based incremental ticket export (with its one-minute lag
+and 10 requests a minute) in ``local.vendors_zendesk``. Faults can be switched on for the next N calls or at
+a random rate, so tests and local runs can drive every error path: 500, 503, 429 with Retry-After, slow
+answers, dropped connections and "lost" answers (the change is applied, then the answer fails).
+
+Time comes from ``clock`` (``time.time`` by default) plus whatever ``advance(seconds)`` added, so tests
+move time forward without sleeping: it stamps tickets' ``updated_at``, issues' ``updated``, links'
+``created_at``, the export's one-minute lag and its rate window.
 
 Runs in-process for tests (``with VendorSandbox() as sb: ...``) or as a process
 (``python -m local.vendors --port 8081``); the ``/_sandbox/*`` routes seed and inspect it over HTTP.
@@ -21,26 +27,27 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local import vendors_jira as jira
+from local import vendors_zendesk as zd
 from local.httpd import BackgroundServer
 
 FAULT_KINDS = ("500", "503", "429", "slow", "drop", "lost_500", "lost_drop")
 # Answers that are not transient: only on request (fail_next), never in a random fault mix.
 PERMANENT_FAULT_KINDS = ("403",)
 
-LINK_RE = re.compile(r"^/api/services/jira/links/(\d+)$")
-TICKET_RE = re.compile(r"^/api/v2/tickets/(\d+)(?:\.json)?$")
-ISSUE_RE = re.compile(r"^/rest/api/3/issue/([^/]+)$")
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+Reply = tuple[int, Any, dict[str, str]]
+NOT_FOUND: Reply = (404, {"error": "RecordNotFound", "description": "Not found"}, {})
+JIRA_NOT_FOUND: Reply = (
+    404,
+    {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}},
+    {},
+)
 
 
 @dataclass
@@ -68,10 +75,38 @@ class RecordedCall:
 @dataclass
 class SandboxState:
     links: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Deleted tickets stay here with status "deleted" (the export still lists them; GET answers 404).
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # By key: {"id", "key", "fields": {...}, "updated": epoch ms}.
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_link_id: int = 10001
     next_issue_id: int = 20001
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    base: str
+    match: re.Match[str] | None = None
+
+    @property
+    def q(self) -> dict[str, str]:
+        """Each query parameter's last value."""
+        return {k: v[-1] for k, v in self.query.items()}
+
+    def group(self, n: int = 1) -> str:
+        assert self.match is not None
+        return self.match.group(n)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Callable[[Request], Reply]
 
 
 class VendorSandbox:
@@ -89,6 +124,8 @@ class VendorSandbox:
         port: int = 0,
         slow_seconds: float = 2.0,
         allow_duplicates: bool = False,
+        clock: Callable[[], float] = time.time,
+        export_requests_per_minute: int = zd.EXPORT_REQUESTS_PER_MINUTE,
     ) -> None:
         self.zendesk_email = zendesk_email
         self.zendesk_token = zendesk_token
@@ -100,12 +137,17 @@ class VendorSandbox:
         self.state = SandboxState()
         self.calls: list[RecordedCall] = []
         self.faults_injected: dict[str, int] = {}
+        self._clock = clock
+        self._offset = 0.0
+        self.export_window = zd.RateWindow(export_requests_per_minute)
         self._queued_faults: list[Fault] = []
         self._fault_rate = 0.0
         self._fault_kinds: tuple[str, ...] = FAULT_KINDS
         self._fault_prefix = "/api/"
         self._rng = random.Random(0)
         self._lock = threading.RLock()
+        self._zendesk_routes = self._make_zendesk_routes()
+        self._jira_routes = self._make_jira_routes()
         self._httpd = BackgroundServer(host, port, _make_handler(self), name="vendor-sandbox")
         self._server = self._httpd.server
 
@@ -128,42 +170,72 @@ class VendorSandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # ------------------------------------------------------------------ time
+
+    def now(self) -> float:
+        """The sandbox's time in epoch seconds: the clock plus what advance() added."""
+        with self._lock:
+            return self._clock() + self._offset
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's time forward (timestamps, the export's lag and rate window)."""
+        with self._lock:
+            self._offset += seconds
+
     # ------------------------------------------------------------------ seeding and inspection
 
     def add_ticket(
         self, ticket_id: int | str, custom_fields: dict[str, Any] | None = None, status: str = "open"
     ) -> dict[str, Any]:
         with self._lock:
-            ticket = {
-                "id": int(ticket_id),
-                "status": status,
-                "subject": f"Ticket {ticket_id}",
-                "custom_fields": [{"id": int(k), "value": v} for k, v in (custom_fields or {}).items()],
-            }
+            ticket = zd.new_ticket(ticket_id, custom_fields, status, self.now())
             self.state.tickets[str(ticket_id)] = ticket
             return ticket
 
     def set_ticket_field(self, ticket_id: int | str, field_id: int | str, value: Any) -> None:
+        """Set one custom field of a live ticket (KeyError for a missing or deleted one)."""
         with self._lock:
             ticket = self.state.tickets[str(ticket_id)]
+            if zd.is_deleted(ticket):
+                raise KeyError(str(ticket_id))
+            zd.touch(ticket, self.now())
             for item in ticket["custom_fields"]:
                 if str(item["id"]) == str(field_id):
                     item["value"] = value
                     return
             ticket["custom_fields"].append({"id": int(field_id), "value": value})
 
-    def delete_ticket(self, ticket_id: int | str) -> None:
+    def delete_ticket(self, ticket_id: int | str, *, permanent: bool = False) -> None:
+        """Soft delete (or, ``permanent``, scrub): GET answers 404, the export lists it as "deleted"."""
         with self._lock:
-            self.state.tickets.pop(str(ticket_id), None)
+            ticket = self.state.tickets.get(str(ticket_id))
+            if ticket is not None and not (zd.is_deleted(ticket) and not permanent):
+                zd.mark_deleted(ticket, self.now(), permanent=permanent)
 
-    def add_issue(self, key: str, issue_id: str | None = None) -> dict[str, Any]:
+    def live_tickets(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [zd.public_ticket(t) for t in self.state.tickets.values() if not zd.is_deleted(t)]
+
+    def add_issue(
+        self, key: str, issue_id: str | None = None, fields: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         with self._lock:
             if issue_id is None:
                 issue_id = str(self.state.next_issue_id)
                 self.state.next_issue_id += 1
-            issue = {"id": str(issue_id), "key": key, "fields": {}}
+            issue = jira.new_issue(key, str(issue_id), fields, self.now_ms())
             self.state.issues[key] = issue
             return issue
+
+    def set_issue_field(self, key: str, field_id: str, value: Any) -> None:
+        """Set one field of an issue (e.g. ``customfield_10100``); ``updated`` moves to now."""
+        with self._lock:
+            issue = self.state.issues[key]
+            issue["fields"][field_id] = value
+            issue["updated"] = self.now_ms()
 
     def delete_issue(self, key: str) -> None:
         with self._lock:
@@ -193,6 +265,14 @@ class VendorSandbox:
     def reset_calls(self) -> None:
         with self._lock:
             self.calls.clear()
+
+    def reset(self) -> None:
+        """Empty state, calls, faults and the export's rate window."""
+        with self._lock:
+            self.state = SandboxState()
+            self.calls.clear()
+            self.clear_faults()
+            self.export_window.reset()
 
     # ------------------------------------------------------------------ faults
 
@@ -239,12 +319,118 @@ class VendorSandbox:
                 return Fault(self._rng.choice(self._fault_kinds), retry_after=1)
         return None
 
-    # ------------------------------------------------------------------ the API itself
+    # ------------------------------------------------------------------ routing
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        headers: dict[str, str],
+        base: str,
+    ) -> Reply:
+        """Route one API request; returns (status, JSON body or None, extra headers)."""
+        request = Request(method, path, query, body, base)
+        if path.startswith("/rest/api/"):
+            if not self._jira_authorized(headers):
+                return 401, {"errorMessages": ["You are not authenticated."], "errors": {}}, {}
+            return self._route(
+                self._jira_routes, request, (404, {"errorMessages": ["Not found"], "errors": {}}, {})
+            )
+        if not self._zendesk_authorized(headers):
+            return 401, {"error": "Couldn't authenticate you"}, {}
+        return self._route(
+            self._zendesk_routes, request, (404, {"error": "InvalidEndpoint", "description": "Not found"}, {})
+        )
+
+    def _route(self, routes: list[Route], request: Request, otherwise: Reply) -> Reply:
+        with self._lock:
+            for route in routes:
+                m = route.pattern.match(request.path)
+                if m and route.method == request.method:
+                    return route.handler(replace(request, match=m))
+        return otherwise
+
+    def _make_zendesk_routes(self) -> list[Route]:
+        link = re.compile(r"^/api/services/jira/links/(\d+)$")
+        return [
+            Route("GET", re.compile(r"^/api/v2/jira/links$"), self._list_v2),
+            Route("GET", re.compile(r"^/api/services/jira/links$"), self._list_deprecated),
+            Route("POST", re.compile(r"^/api/services/jira/links$"), self._create),
+            Route("GET", link, self._show_link),
+            Route("DELETE", link, self._delete_link),
+            Route("GET", re.compile(r"^/api/v2/tickets/(\d+)(?:\.json)?$"), self._show_ticket),
+            Route("GET", zd.EXPORT_PATH_RE, self._export_tickets),
+        ]
+
+    def _make_jira_routes(self) -> list[Route]:
+        search = re.compile(f"^{re.escape(jira.SEARCH_PATH)}$")
+        return [
+            Route("GET", search, self._search_get),
+            Route("POST", search, self._search_post),
+            Route("GET", re.compile(r"^/rest/api/3/issue/([^/]+)$"), self._get_issue),
+        ]
+
+    def _zendesk_authorized(self, headers: dict[str, str]) -> bool:
+        auth = headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[7:] in self.oauth_tokens
+        return auth == _basic(f"{self.zendesk_email}/token", self.zendesk_token)
+
+    def _jira_authorized(self, headers: dict[str, str]) -> bool:
+        return headers.get("authorization", "") == _basic(self.jira_email, self.jira_token)
+
+    # ------------------------------------------------------------------ Jira
+
+    def _get_issue(self, req: Request) -> Reply:
+        """``GET /rest/api/3/issue/{idOrKey}``: every field unless ``fields`` says otherwise."""
+        wanted = req.group()
+        issue = self.state.issues.get(wanted) or next(
+            (x for x in self.state.issues.values() if x["id"] == wanted), None
+        )
+        if issue is None:
+            return JIRA_NOT_FOUND
+        requested = (
+            ["*all"] if "fields" not in req.query else [f for v in req.query["fields"] for f in v.split(",")]
+        )
+        fields = jira.render_fields(issue, requested) or {}
+        return 200, {**jira.render_issue(issue, fields, req.base), "fields": fields}, {}
+
+    def _search_get(self, req: Request) -> Reply:
+        return self._search(lambda: jira.request_from_query(req.query), req.base)
+
+    def _search_post(self, req: Request) -> Reply:
+        return self._search(lambda: jira.request_from_body(req.body), req.base)
+
+    def _search(self, parse: Callable[[], jira.SearchRequest], base: str) -> Reply:
+        try:
+            request = parse()
+        except jira.BadRequestError as e:
+            return jira.bad_request(e)
+        return jira.search(self.state.issues.values(), request, self.now_ms(), base)
+
+    # ------------------------------------------------------------------ Zendesk tickets
+
+    def _show_ticket(self, req: Request) -> Reply:
+        ticket = self.state.tickets.get(req.group())
+        if ticket is None or zd.is_deleted(ticket):
+            return NOT_FOUND
+        return 200, {"ticket": zd.public_ticket(ticket)}, {}
+
+    def _export_tickets(self, req: Request) -> Reply:
+        now = self.now()
+        wait = self.export_window.admit(now)
+        if wait is not None:
+            return zd.rate_limited(wait)
+        return zd.export(self.state.tickets.values(), req.q, now, req.base)
+
+    # ------------------------------------------------------------------ Zendesk links
 
     def _insert_link(self, issue_id: str, issue_key: str, ticket_id: str) -> dict[str, Any]:
         link_id = self.state.next_link_id
         self.state.next_link_id += 1
-        now = _now()
+        now = zd.iso(self.now())
         link = {
             "id": link_id,
             "issue_id": issue_id,
@@ -259,114 +445,31 @@ class VendorSandbox:
     def _link_out(self, link: dict[str, Any], base: str) -> dict[str, Any]:
         return {**link, "url": f"{base}/api/services/jira/links/{link['id']}"}
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        body: Any,
-        headers: dict[str, str],
-        base: str,
-    ) -> tuple[int, Any, dict[str, str]]:
-        """Route one API request; returns (status, JSON body or None, extra headers)."""
-        q = {k: v[-1] for k, v in query.items()}
-        if path.startswith("/rest/api/"):
-            if not self._jira_authorized(headers):
-                return 401, {"errorMessages": ["You are not authenticated."], "errors": {}}, {}
-            m = ISSUE_RE.match(path)
-            if m and method == "GET":
-                with self._lock:
-                    issue = self.state.issues.get(m.group(1))
-                if issue is None:
-                    return (
-                        404,
-                        {
-                            "errorMessages": [
-                                "Issue does not exist or you do not have permission to see it."
-                            ],
-                            "errors": {},
-                        },
-                        {},
-                    )
-                return (
-                    200,
-                    {
-                        "id": issue["id"],
-                        "key": issue["key"],
-                        "self": f"{base}/rest/api/3/issue/{issue['id']}",
-                        "fields": {},
-                    },
-                    {},
-                )
-            return 404, {"errorMessages": ["Not found"], "errors": {}}, {}
+    def _show_link(self, req: Request) -> Reply:
+        link = self.state.links.get(int(req.group()))
+        if link is None:
+            return NOT_FOUND
+        return 200, {"link": self._link_out(link, req.base)}, {}
 
-        if not self._zendesk_authorized(headers):
-            return 401, {"error": "Couldn't authenticate you"}, {}
-        with self._lock:
-            if path == "/api/v2/jira/links" and method == "GET":
-                return self._list_v2(q, base)
-            if path == "/api/services/jira/links" and method == "GET":
-                return self._list_deprecated(q, base)
-            if path == "/api/services/jira/links" and method == "POST":
-                return self._create(body, base)
-            m = LINK_RE.match(path)
-            if m and method == "GET":
-                link = self.state.links.get(int(m.group(1)))
-                if link is None:
-                    return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
-                return 200, {"link": self._link_out(link, base)}, {}
-            if m and method == "DELETE":
-                if self.state.links.pop(int(m.group(1)), None) is None:
-                    return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
-                return 204, None, {}
-            m = TICKET_RE.match(path)
-            if m and method == "GET":
-                ticket = self.state.tickets.get(m.group(1))
-                if ticket is None:
-                    return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
-                return 200, {"ticket": json.loads(json.dumps(ticket))}, {}
-        return 404, {"error": "InvalidEndpoint", "description": "Not found"}, {}
+    def _delete_link(self, req: Request) -> Reply:
+        if self.state.links.pop(int(req.group()), None) is None:
+            return NOT_FOUND
+        return 204, None, {}
 
-    def _zendesk_authorized(self, headers: dict[str, str]) -> bool:
-        auth = headers.get("authorization", "")
-        if auth.startswith("Bearer "):
-            return auth[7:] in self.oauth_tokens
-        return auth == _basic(f"{self.zendesk_email}/token", self.zendesk_token)
-
-    def _jira_authorized(self, headers: dict[str, str]) -> bool:
-        return headers.get("authorization", "") == _basic(self.jira_email, self.jira_token)
-
-    def _create(self, body: Any, base: str) -> tuple[int, Any, dict[str, str]]:
-        link = body.get("link") if isinstance(body, dict) else None
-        missing = [
-            k for k in ("issue_id", "issue_key", "ticket_id") if not isinstance(link, dict) or not link.get(k)
-        ]
+    def _create(self, req: Request) -> Reply:
+        link = req.body.get("link") if isinstance(req.body, dict) else None
+        link = link if isinstance(link, dict) else {}
+        missing = [k for k in ("issue_id", "issue_key", "ticket_id") if not link.get(k)]
         if missing:
-            return (
-                422,
-                {
-                    "error": "RecordInvalid",
-                    "description": "Record validation errors",
-                    "details": {k: [{"description": f"{k} can't be blank"}] for k in missing},
-                },
-                {},
-            )
-        assert isinstance(link, dict)
+            return _invalid({k: [{"description": f"{k} can't be blank"}] for k in missing})
         issue_id, ticket_id = str(link["issue_id"]), str(link["ticket_id"])
-        if not self.allow_duplicates and any(
-            x["issue_id"] == issue_id and x["ticket_id"] == ticket_id for x in self.state.links.values()
-        ):
-            return (
-                422,
-                {
-                    "error": "RecordInvalid",
-                    "description": "Record validation errors",
-                    "details": {"issue_id": [{"description": "Issue is already linked to this ticket"}]},
-                },
-                {},
-            )
+        if not self.allow_duplicates and (issue_id, ticket_id) in self._pairs():
+            return _invalid({"issue_id": [{"description": "Issue is already linked to this ticket"}]})
         created = self._insert_link(issue_id, str(link["issue_key"]), ticket_id)
-        return 201, {"link": self._link_out(created, base)}, {}
+        return 201, {"link": self._link_out(created, req.base)}, {}
+
+    def _pairs(self) -> set[tuple[str, str]]:
+        return {(x["issue_id"], x["ticket_id"]) for x in self.state.links.values()}
 
     def _page_size(self, value: str | None) -> int:
         try:
@@ -374,27 +477,32 @@ class VendorSandbox:
         except ValueError:
             return 1000
 
-    def _list_v2(self, q: dict[str, str], base: str) -> tuple[int, Any, dict[str, str]]:
+    def _list_v2(self, req: Request) -> Reply:
+        q = req.q
         size = self._page_size(q.get("page[size]"))
-        after = int(q["page[after]"]) if q.get("page[after]", "").isdigit() else None
-        ticket = q.get("filter[ticket_id]")
-        rows = [
-            link
-            for _, link in sorted(self.state.links.items())
-            if (ticket is None or link["ticket_id"] == ticket) and (after is None or link["id"] > after)
-        ]
+        after_text = q.get("page[after]") or ""
+        if not after_text.isdigit() and after_text:
+            return 400, {"error": "InvalidPaginationParameter", "description": "page[after] is invalid"}, {}
+        after = int(after_text) if after_text else None
+        rows = self._links_after(q.get("filter[ticket_id]"), after)
         page, has_more = rows[:size], len(rows) > size
-        cursor = f"{base}/api/v2/jira/links?page[after]={page[-1]['id']}" if page else None
+        cursor = f"{req.base}/api/v2/jira/links?page[after]={page[-1]['id']}" if page else None
         return (
             200,
             {
-                "links": [self._link_out(x, base) for x in page],
+                "links": [self._link_out(x, req.base) for x in page],
                 "meta": {"after_cursor": cursor, "has_more": has_more},
             },
             {},
         )
 
-    def _list_deprecated(self, q: dict[str, str], base: str) -> tuple[int, Any, dict[str, str]]:
+    def _links_after(self, ticket_id: str | None, after: int | None) -> list[dict[str, Any]]:
+        """Links in id order, of one ticket if given, after a link id if given."""
+        rows = [link for _, link in sorted(self.state.links.items()) if after is None or link["id"] > after]
+        return [link for link in rows if ticket_id is None or link["ticket_id"] == ticket_id]
+
+    def _list_deprecated(self, req: Request) -> Reply:
+        q = req.q
         size = self._page_size(q.get("limit"))
         since = int(q["since_id"]) if q.get("since_id", "").isdigit() else None
         rows = [
@@ -404,7 +512,11 @@ class VendorSandbox:
             and (q.get("issue_id") is None or link["issue_id"] == q["issue_id"])
             and (since is None or link["id"] > since)
         ]
-        return 200, {"links": [self._link_out(x, base) for x in rows[:size]]}, {}
+        return 200, {"links": [self._link_out(x, req.base) for x in rows[:size]]}, {}
+
+
+def _invalid(details: dict[str, Any]) -> Reply:
+    return 422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details}, {}
 
 
 def _basic(user: str, secret: str) -> str:
@@ -513,7 +625,7 @@ def _make_handler(sandbox: VendorSandbox) -> type[BaseHTTPRequestHandler]:
                     201, sandbox.add_ticket(body["id"], body.get("custom_fields"), body.get("status", "open"))
                 )
             elif path == "/_sandbox/issues":
-                self._reply(201, sandbox.add_issue(body["key"], body.get("id")))
+                self._reply(201, sandbox.add_issue(body["key"], body.get("id"), body.get("fields")))
             elif path == "/_sandbox/faults":
                 sandbox.fail_next(
                     body["kind"],
@@ -522,11 +634,11 @@ def _make_handler(sandbox: VendorSandbox) -> type[BaseHTTPRequestHandler]:
                     method=body.get("method"),
                 )
                 self._reply(204, None)
+            elif path == "/_sandbox/advance":
+                sandbox.advance(float(body.get("seconds", 0)))
+                self._reply(204, None)
             elif path == "/_sandbox/reset":
-                with sandbox._lock:
-                    sandbox.state = SandboxState()
-                    sandbox.calls.clear()
-                    sandbox.clear_faults()
+                sandbox.reset()
                 self._reply(204, None)
             else:
                 self._reply(404, {"error": "unknown sandbox route"})

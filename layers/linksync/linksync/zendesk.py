@@ -1,13 +1,15 @@
-"""Client for Zendesk's Jira links API and the one Tickets API call the sync needs.
+"""Client for Zendesk's Jira links API and the Tickets API calls the sync needs.
 
 Endpoints (see the links API reference): list links v2 (cursor pagination), show/create/delete link,
-the deprecated list (``since_id``/``limit``, filters ``ticket_id`` and ``issue_id``), show ticket.
+the deprecated list (``since_id``/``limit``, filters ``ticket_id`` and ``issue_id``), show ticket, and
+the cursor-based incremental ticket export (for reconciliation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +20,7 @@ from .apiclient import DEFAULT_TIMEOUT, BasicTokenAuth, BearerAuth, ErrorFamily,
 
 LINKS_PATH = "/api/services/jira/links"
 LINKS_V2_PATH = "/api/v2/jira/links"
+EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
 # Every paged read stops here, whatever the server says (a loop bound, not a limit anyone should reach).
 MAX_PAGES = 10_000
 
@@ -57,13 +60,19 @@ class JiraLink:
 
     @classmethod
     def from_api(cls, data: Any) -> JiraLink:
+        """Ids may come as numbers or strings (the reference types ``issue_id``/``ticket_id`` as strings,
+        older versions as integers); old links may carry ``issue_key: null``."""
         if not isinstance(data, dict) or "id" not in data:
             raise errors.ZendeskError("unexpected link object in response", body=data)
+        try:
+            link_id = int(data["id"])
+        except (TypeError, ValueError) as e:
+            raise errors.ZendeskError("unexpected link id in response", body=data) from e
         return cls(
-            id=int(data["id"]),
-            issue_id=str(data.get("issue_id", "")),
-            issue_key=str(data.get("issue_key", "")),
-            ticket_id=str(data.get("ticket_id", "")),
+            id=link_id,
+            issue_id=_text(data.get("issue_id")),
+            issue_key=_text(data.get("issue_key")),
+            ticket_id=_text(data.get("ticket_id")),
             created_at=data.get("created_at"),
             updated_at=data.get("updated_at"),
             url=data.get("url"),
@@ -81,14 +90,89 @@ class Ticket:
     def from_api(cls, data: Any) -> Ticket:
         if not isinstance(data, dict) or "id" not in data:
             raise errors.ZendeskError("unexpected ticket object in response", body=data)
-        values: dict[str, Any] = {}
-        for item in data.get("custom_fields") or []:
-            if isinstance(item, dict) and "id" in item:
-                values[str(item["id"])] = item.get("value")
-        return cls(id=str(data["id"]), custom_fields=values)
+        return cls(id=str(data["id"]), custom_fields=_custom_fields(data))
 
     def field_value(self, field_id: str | int) -> Any:
         return self.custom_fields.get(str(field_id))
+
+
+def _custom_fields(data: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in data.get("custom_fields") or []:
+        if isinstance(item, dict) and "id" in item:
+            values[str(item["id"])] = item.get("value")
+    return values
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_zendesk_time(value: Any) -> int | None:
+    """An ISO 8601 timestamp (``2011-05-05T10:38:52Z``) in epoch milliseconds; None if absent or odd."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class ExportedTicket:
+    """A ticket as the incremental export shows it. Deleted tickets are in the export too."""
+
+    id: str
+    status: str
+    updated_ms: int | None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: Any) -> ExportedTicket:
+        if not isinstance(data, dict) or "id" not in data:
+            raise errors.ZendeskError("unexpected ticket object in export", body=data)
+        return cls(
+            id=str(data["id"]),
+            status=_text(data.get("status")).lower(),
+            updated_ms=parse_zendesk_time(data.get("updated_at")),
+            custom_fields=_custom_fields(data),
+        )
+
+    @property
+    def deleted(self) -> bool:
+        return self.status == "deleted"
+
+    def field_value(self, field_id: str | int) -> Any:
+        return self.custom_fields.get(str(field_id))
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    tickets: list[ExportedTicket]
+    after_cursor: str | None
+    end_of_stream: bool
+
+
+def start_time_too_recent(error: errors.ApiError) -> bool:
+    """Whether Zendesk refused an export's ``start_time`` as less than a minute old.
+
+    Seen as 400 ``StartTimeTooRecent`` (recent reports) and 422 ``InvalidValue`` "Too recent start_time"
+    (older ones); the reference only says it "must be at least one minute in the past". Nothing to export yet.
+    """
+    if error.status not in (400, 422):
+        return False
+    text = str(error.body).lower()
+    return "starttimetoorecent" in text or "too recent" in text
+
+
+def _newer_than(links: list[JiraLink], last: int | None) -> list[JiraLink]:
+    return links if last is None else [link for link in links if link.id > last]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _given(params: dict[str, Any]) -> dict[str, str]:
@@ -184,7 +268,7 @@ class ZendeskClient:
             data = self._api.call("GET", LINKS_PATH, params=params, ok=(200,)) or {}
             raw = data.get("links") or []
             links = [JiraLink.from_api(item) for item in raw]
-            fresh = [link for link in links if last is None or link.id > last]
+            fresh = _newer_than(links, last)
             yield from fresh
             if len(raw) < limit or not fresh:
                 return
@@ -196,3 +280,28 @@ class ZendeskClient:
     def get_ticket(self, ticket_id: str) -> Ticket:
         data = self._api.call("GET", f"/api/v2/tickets/{int(ticket_id)}", ok=(200,)) or {}
         return Ticket.from_api(data.get("ticket"))
+
+    def export_tickets_page(
+        self, *, start_time: int | None = None, cursor: str | None = None, per_page: int | None = None
+    ) -> ExportPage:
+        """One page of ``GET /api/v2/incremental/tickets/cursor.json`` (the cursor-based export).
+
+        Give ``start_time`` (epoch seconds, at least a minute in the past) on the first request and
+        ``cursor`` (the previous page's ``after_cursor``) after that, never both. Follow ``after_cursor``
+        until ``end_of_stream``, then keep it for the next export. Tickets changed in the last minute are
+        not in it yet; deleted tickets are, with status "deleted". Zendesk allows 10 export requests a
+        minute (429, RateLimitedError with ``retry_after``); a ``start_time`` refused as too recent is a
+        ZendeskValidationError for which ``start_time_too_recent`` is true.
+        """
+        if (start_time is None) == (cursor is None):
+            raise ValueError("give start_time for the first page or cursor after it, not both")
+        start = None if start_time is None else int(start_time)
+        params = _given({"start_time": start, "cursor": cursor, "per_page": per_page})
+        data = self._api.call("GET", EXPORT_PATH, params=params, ok=(200,))
+        if not isinstance(data, dict) or not isinstance(data.get("tickets"), list):
+            raise errors.ZendeskError("unexpected incremental export response", body=data)
+        return ExportPage(
+            tickets=[ExportedTicket.from_api(item) for item in data["tickets"]],
+            after_cursor=_text(data.get("after_cursor")) or None,
+            end_of_stream=data.get("end_of_stream") is True,
+        )
