@@ -16,7 +16,7 @@ SAM      := $(SAM_VENV)/bin/sam
 SAM_PATH := $(dir $(PY312)):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help install demo serve send invoke test soak bench lint typecheck validate scan build check deploy secret clean print-python
+.PHONY: help install demo serve send invoke reconcile backfill test soak bench lint typecheck validate scan build check deploy secret clean print-python
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,8 @@ $(VENV)/.installed: tools/requirements/dev.txt layers/linksync/requirements.txt
 	$(PY) -m pip install --quiet -r tools/requirements/dev.txt
 	@# The layer's package and the repo's tooling (local/, tools/) importable from the venv, as in Lambda.
 	@printf '%s\n%s\n' "$(CURDIR)/layers/linksync" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/linksync-dev.pth"
+	@# The operator's CLI as a console script: .venv/bin/linksync
+	@$(PY) -m pip install --quiet --no-deps --editable . > $(VENV)/editable.log 2>&1 || { cat $(VENV)/editable.log; exit 1; }
 	@touch $@
 
 # Tools that pin their own dependencies tightly get a virtualenv each: $(1) the folder, $(2) the requirements.
@@ -63,6 +65,16 @@ invoke: $(VENV)/.installed ## run FUNCTION=<LogicalId> once on EVENT=events/<fil
 
 test: $(VENV)/.installed ## run the test suite (unit + integration; moto and the sandbox on 127.0.0.1)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+STACK ?=
+MODE  ?= incremental
+APPLY ?=
+LINKSYNC = $(VENV)/bin/linksync $(if $(STACK),--stack $(STACK),--local)
+reconcile: $(VENV)/.installed ## reconcile job (MODE=full|incremental, APPLY=1 to repair; STACK=name for a deployed stack)
+	$(LINKSYNC) reconcile --mode $(MODE) $(if $(APPLY),--apply)
+
+backfill: $(VENV)/.installed ## adopt an account's existing data: a full reconcile job, applied (STACK=name or the local stack)
+	$(LINKSYNC) reconcile --mode full --apply
 
 BENCH_ARGS ?=
 bench: $(VENV)/.installed ## ratios against same-run baselines -> .aws-sam/bench-results.json (BENCH_ARGS=--quick|--full)

@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from local import payloads
+from local.demo_adoption import adopt
 from local.payloads import ZENDESK_ISSUE_FIELD, jira_issue, zendesk_event
 from local.run import LocalRun
 from local.vendors import VendorSandbox
@@ -105,6 +106,11 @@ class Story:
             f"{report.failures} partial failure(s), {report.errors} function error(s)"
         )
 
+    def field(self, key: str, tickets: str) -> None:
+        """What an agent does in Jira before Jira sends its webhook: the sandbox holds the field too, so a
+        reconcile job later reads the same truth the webhooks told."""
+        self.sandbox.set_issue_field(key, payloads.JIRA_TICKET_FIELD, tickets)
+
     def play(self) -> None:
         sb = self.sandbox
         for key, issue_id in ISSUES.items():
@@ -112,6 +118,7 @@ class Story:
         for ticket_id, keys in TICKETS.items():
             sb.add_ticket(ticket_id, {ZENDESK_ISSUE_FIELD: keys} if keys else {})
         self.out("1. A Jira issue lists two Zendesk tickets")
+        self.field("PROJ-1", "35436, 35437")
         first = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="35436, 35437")
         self.jira("jira:issue_created PROJ-1, field '35436, 35437'", first, delivery_id="demo-delivery-1")
         self.out("2. Jira delivers the same webhook again (same X-Atlassian-Webhook-Identifier)")
@@ -131,6 +138,7 @@ class Story:
         self.out("5. Zendesk has an outage (503, 503, then 429 Retry-After) while a Jira field changes")
         sb.fail_next("503", times=2, path_prefix=LINKS_PATH, method="POST")
         sb.fail_next("429", path_prefix=LINKS_PATH, method="POST")
+        self.field("PROJ-3", "35436 35439 35440")
         self.jira(
             "jira:issue_updated PROJ-3, field '35436 35439 35440'",
             jira_issue("jira:issue_updated", "10003", "PROJ-3", tickets="35436 35439 35440"),
@@ -140,11 +148,14 @@ class Story:
         sb.add_link(issue_id="10001", issue_key="PROJ-1", ticket_id="35441")
         self.out("7. 'Manage links' is off in Zendesk Admin Center (403) when another issue is created")
         sb.fail_next("403", path_prefix=LINKS_PATH, method="POST")
+        self.field("PROJ-2", "35442")
         self.jira(
             "jira:issue_created PROJ-2, field '35442'",
             jira_issue("jira:issue_created", "10002", "PROJ-2", tickets="35442"),
         )
         self.out("8. Deletes on both sides")
+        sb.delete_issue("PROJ-1")
+        sb.delete_ticket(35439)
         self.jira("jira:issue_deleted PROJ-1", jira_issue("jira:issue_deleted", "10001", "PROJ-1"))
         self.zendesk("ticket.soft_deleted 35439", zendesk_event("ticket.soft_deleted", "35439"))
         self.drain()
@@ -223,8 +234,14 @@ def run_demo(out: Callable[[str], None] = print, *, log_dir: Path | None = None)
         story = Story(run, out)
         story.play()
         result = collect(run, story)
-    for line in render(result):
-        out(line)
+        for line in render(result):
+            out(line)
+        out("")
+        adoption = adopt(run, out)
+        result.problems += adoption
+        out("OK: the adoption went as it should." if not adoption else "")
+        for problem in adoption:
+            out(f"DIVERGED: {problem}")
     out(f"({time.monotonic() - started:.1f}s, all processes stopped)")
     return result
 

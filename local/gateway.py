@@ -5,12 +5,17 @@ turns each HTTP request into the v2 event API Gateway would send (lower-cased he
 non-text bodies, raw query string, cookies), invokes the function, and turns its answer back into HTTP
 (a ``statusCode`` response, or any other JSON as a 200). Unknown routes get API Gateway's 404; a function
 error gets its 500.
+
+It also answers Lambda's Invoke API (``POST /2015-03-31/functions/<name>/invocations``) for every function
+it runs, so a boto3 ``lambda`` client pointed at the gateway invokes the local functions as it would the
+deployed ones (the operator's CLI does, for reconcile jobs).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +39,7 @@ TEXT_TYPES = (
 )
 
 Invoker = Callable[[dict[str, Any]], Any]
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 
 
 def template_routes(api_id: str = "WebhookApi") -> dict[tuple[str, str], str]:
@@ -126,6 +132,9 @@ class Gateway:
     def handle(
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, dict[str, str], bytes, str | None]:
+        invoked = INVOKE_PATH.match(urlsplit(raw_path).path)
+        if invoked and method == "POST":
+            return self._invoke_api(invoked.group(1), body)
         function = self.routes.get((method, urlsplit(raw_path).path))
         if function is None:
             return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}', None
@@ -142,6 +151,30 @@ class Gateway:
             return 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}', function
         status, out_headers, data = from_result(result)
         return status, out_headers, data, function
+
+    def _invoke_api(self, name: str, body: bytes) -> tuple[int, dict[str, str], bytes, str | None]:
+        """Lambda's Invoke API, synchronous: the function's answer as the payload, or its error document."""
+        function = name.rsplit(":function:", 1)[-1].split(":")[0]
+        if function not in self.invokers:
+            error = {"Type": "User", "message": f"Function not found: {function}"}
+            return (
+                404,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException"},
+                (json.dumps(error).encode()),
+                None,
+            )
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        try:
+            result = self.invokers[function](json.loads(body or b"{}"))
+        except Exception as e:
+            document = getattr(e, "payload", None) or {"errorMessage": str(e), "errorType": type(e).__name__}
+            return (
+                200,
+                {**headers, "X-Amz-Function-Error": "Unhandled"},
+                json.dumps(document).encode(),
+                function,
+            )
+        return 200, headers, json.dumps(result).encode(), function
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         gateway = self

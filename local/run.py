@@ -20,10 +20,12 @@ from local import payloads
 from local.gateway import Gateway, GatewayLogLine
 from local.runtime import FunctionProcess
 from local.stack import DrainReport, LocalStack, drain_queue, function_template_props, moto_server
-from local.template import resources
+from local.template import ROOT, resources
 from local.vendors import VendorSandbox
 
 REAL_VENDOR_ENV = ("ZENDESK_BASE_URL", "JIRA_BASE_URL")
+# Where `make serve` says how to reach it while it runs: the operator's CLI reads it (`linksync --local`).
+STATE_FILE = ROOT / ".aws-sam" / "local-stack.json"
 
 
 @dataclass
@@ -126,6 +128,24 @@ class LocalRun:
 
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
+
+    def describe(self) -> dict[str, Any]:
+        """How a client reaches this stack, in the shape of a deployed stack's outputs."""
+        physical = self.stack.physical
+        return {
+            "pid": os.getpid(),
+            "region": "us-east-1",
+            "aws_endpoint": self.moto_url,
+            "lambda_endpoint": self.gateway.url,
+            "outputs": {
+                "LinksTableName": physical["LinksTable"],
+                "RetryQueueUrl": physical["RetryQueue"],
+                "RetryDeadLetterQueueUrl": physical["RetryDeadLetterQueue"],
+                "ReconcileFunctionName": "ReconcileFunction",
+                "JiraWebhookUrl": f"{self.gateway.url}/webhooks/jira",
+                "ZendeskWebhookUrl": f"{self.gateway.url}/webhooks/zendesk",
+            },
+        }
 
     def _start(self) -> None:
         if self.log_dir is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ import time
 
 from local import make_events
 from local.gateway import GatewayLogLine
-from local.run import LocalRun, Vendors
+from local.run import STATE_FILE, LocalRun, Vendors
 
 
 def log_line(line: GatewayLogLine) -> None:
@@ -57,8 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vendors  {where}", flush=True)
         print(f"logs     {run.log_dir}", flush=True)
         print("retry worker polling RetryQueue every second. Ctrl-C stops everything.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait(args.for_seconds or None)
+        STATE_FILE.parent.mkdir(exist_ok=True)
+        STATE_FILE.write_text(json.dumps(run.describe(), indent=2))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait(args.for_seconds or None)
+        finally:
+            STATE_FILE.unlink(missing_ok=True)
     print("stopped", flush=True)
     return 0
 

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -37,8 +38,18 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 
-# Local runs tighten the retry timing so a demo or test drains in seconds, not minutes.
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "",
+}
+
+# Local runs tighten the retry timing so a demo or test drains in seconds, not minutes. There is no Step
+# Functions locally: whoever runs a reconcile job locally invokes it again until it is done.
 LOCAL_FUNCTION_ENV = {
+    "RECONCILE_STATE_MACHINE_ARN": "",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "ZendeskJiraLinkSync",
     "POWERTOOLS_SERVICE_NAME": "zendesk-jira-linksync",
@@ -169,6 +180,8 @@ class LocalStack:
         if isinstance(value, dict):
             if "Ref" in value:
                 ref = value["Ref"]
+                if ref in PSEUDO_PARAMETERS:
+                    return self.prefix if ref == "AWS::StackName" else PSEUDO_PARAMETERS[ref]
                 if ref in self.physical:
                     return self.physical[ref]
                 if ref in self.parameters:
@@ -182,6 +195,8 @@ class LocalStack:
                 if attr == "Arn":
                     return self.queue_arn(logical)
                 return self.physical[logical]
+            if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self.resolve({"Ref": m.group(1)}), value["Fn::Sub"])
             if "Fn::If" in value:
                 condition, when_true, when_false = value["Fn::If"]
                 return self.resolve(when_true if self.condition(condition) else when_false)

@@ -232,12 +232,24 @@ def test_demo_final_table(tmp_path: Any) -> None:
     assert [d["reason"]["status"] for d in result.dead_letters] == [403]
     assert any(line.startswith("OK:") for line in lines)
     assert any("PROJ-3   10003     35440" in line for line in lines)
+    # chapter 9, the adoption, through the CLI and the local Lambda Invoke API: dry run, apply, nothing left
+    runs = [line for line in lines if "-> desired" in line]
+    assert len(runs) == 3
+    assert "missing 6, dead 2" in runs[0] and "created 0, deleted 0" in runs[0]
+    assert "created 6, deleted 2" in runs[1]
+    assert "missing 0, dead 0, unwanted 0" in runs[2] and "created 0, deleted 0" in runs[2]
 
     # Secrets never logged: every function's whole log (retries, a 403, dead letters) and the DLQ bodies.
     logs = {p.name: p.read_text() for p in tmp_path.glob("*.log")}
-    assert set(logs) == {"JiraWebhookFunction.log", "ZendeskWebhookFunction.log", "RetryWorkerFunction.log"}
+    assert set(logs) == {
+        "JiraWebhookFunction.log",
+        "ZendeskWebhookFunction.log",
+        "RetryWorkerFunction.log",
+        "ReconcileFunction.log",
+    }
     assert all(text.strip() for text in logs.values())
     assert "created link" in logs["JiraWebhookFunction.log"]
+    assert "reconcile job finished" in logs["ReconcileFunction.log"]
     everything = "\n".join([*logs.values(), *lines, json.dumps(result.dead_letters)])
     for secret_form in _secret_forms():
         assert secret_form not in everything

@@ -141,3 +141,14 @@ def test_needs_work_is_the_decision_not_a_second_rule() -> None:
     for wanted, link_id, flight, held, expected in TABLE:
         view = PairView(wanted=wanted, link_id=link_id, in_flight=flight, held=held)
         assert needs_work(view, now=NOW, settle=SETTLE) is (expected != Settled())
+
+
+def test_doubt_makes_a_settled_looking_pair_look_first() -> None:
+    """Reconciliation saw Zendesk disagree with the ledger: the ledger's link id is not trusted."""
+    for wanted, link_id in itertools.product((True, False), (None, 7)):
+        view = PairView(wanted=wanted, link_id=link_id, doubt=True)
+        assert decide(view, now=NOW, settle=SETTLE) == Look(None)
+    held = PairView(wanted=True, link_id=7, doubt=True, held=True)
+    assert decide(held, now=NOW, settle=SETTLE) == Busy()
+    recent = PairView(wanted=True, doubt=True, in_flight=CREATE_RECENT)
+    assert decide(recent, now=NOW, settle=SETTLE) == WaitUntil(RECENT + SETTLE)

@@ -723,6 +723,8 @@ def _handler(source: str, sync: Any, dynamodb: Forbidden | None = None) -> Webho
         dynamodb=dynamodb or Forbidden("DynamoDB"),
         handoff=cast(Any, Forbidden("retry queue")),
         metrics=sync.metrics,
+        zendesk=cast(Any, Forbidden("Zendesk client")),
+        jira=cast(Any, Forbidden("Jira client")),
     )
     return WebhookHandler(JIRA if source == "jira" else ZENDESK, lambda: svc)
 

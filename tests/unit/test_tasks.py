@@ -26,6 +26,7 @@ from local.stack import LocalStack
 
 OPERATIONS: list[Operation] = [
     ReconcilePair("10001", "35436"),
+    ReconcilePair("10001", "35436", verify=True),
     SyncTicket("35436"),
     Purge("issue", "10001"),
     Purge("ticket", "35436", keep_owners=True),

@@ -58,6 +58,8 @@ class Settings:
     )
     # 0: no shared allowance
     zendesk_calls_per_minute: int = field(default=0, metadata=_env("ZENDESK_CALLS_PER_MINUTE"))
+    # The reconcile job's continuation loop (a Step Functions state machine); empty where there is none.
+    reconcile_state_machine_arn: str = field(default="", metadata=_env("RECONCILE_STATE_MACHINE_ARN"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,7 +83,7 @@ class Settings:
 def _setting(declared: Field[Any], var: str, env: Mapping[str, str]) -> Any:
     """One variable's value, of its setting's type; numbers must not be negative."""
     text = env[var].strip()
-    if declared.default is MISSING:
+    if declared.default is MISSING or isinstance(declared.default, str):
         return text
     kind = type(declared.default)
     try:

@@ -42,6 +42,8 @@ class PairView:
     link_id: int | None = None  # the link the ledger believes exists
     in_flight: InFlight | None = None
     held: bool = False  # another worker's claim on the pair is live
+    # Someone who read Zendesk (reconciliation) saw it disagree with the ledger: look before trusting it.
+    doubt: bool = False
 
 
 # ----------------------------------------------------------------------------------------- actions
@@ -113,6 +115,8 @@ def decide(view: PairView, *, now: float, settle: float, found: tuple[int, ...] 
         return Busy()
     if view.in_flight is not None:
         return _resolve(view.in_flight, now=now, settle=settle)
+    if view.doubt:
+        return Look(None)
     if view.wanted:
         return Settled() if view.link_id is not None else Create()
     return Delete((view.link_id,)) if view.link_id is not None else Settled()

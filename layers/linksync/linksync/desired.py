@@ -138,7 +138,7 @@ class LinkSync:
 
     def _unfinished(self, rec: LinkRecord) -> bool:
         now = self.clock()
-        view = PairState(rec.issue_id, rec.ticket_id, rec, tombstoned=False).view(now)
+        view = PairState(rec.issue_id, rec.ticket_id, rec).view(now)
         return needs_work(view, now=now, settle=self.timeouts.settle)
 
     def sync_ticket(self, task: Task[SyncTicket], deadline: Deadline) -> Outcome:

@@ -29,6 +29,11 @@ def values(**named: Any) -> dict[str, Any]:
     return {f":{k}": _ser.serialize(v) for k, v in named.items()}
 
 
+def attr(value: Any) -> dict[str, Any]:
+    """One attribute value in DynamoDB's wire form."""
+    return dict(_ser.serialize(value))
+
+
 def plain(item: dict[str, Any]) -> dict[str, Any]:
     """An item's attributes as Python values."""
     return {k: _de.deserialize(v) for k, v in item.items()}

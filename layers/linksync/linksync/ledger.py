@@ -41,6 +41,10 @@ def pair_key(issue_id: str, ticket_id: str) -> dict[str, Any]:
     return key(issue_pk(issue_id), ticket_pk(ticket_id))
 
 
+def _is_pair(item: dict[str, Any]) -> bool:
+    return bool(item["pk"]["S"].startswith("ISSUE#") and item["sk"]["S"].startswith("TICKET#"))
+
+
 def _in_flight(data: dict[str, Any]) -> InFlight | None:
     call = data.get("inflight_call")
     if call in ("create", "delete"):
@@ -89,22 +93,28 @@ class LinkRecord:
 
 @dataclass(frozen=True)
 class PairState:
-    """A pair's ledger record (None if never seen) and whether either side is deleted."""
+    """A pair's ledger record (None if never seen) and whether its issue or its ticket is deleted."""
 
     issue_id: str
     ticket_id: str
     record: LinkRecord | None
-    tombstoned: bool
+    tombstoned_issue: bool = False
+    tombstoned_ticket: bool = False
 
-    def view(self, now: float) -> PairView:
+    @property
+    def tombstoned(self) -> bool:
+        return self.tombstoned_issue or self.tombstoned_ticket
+
+    def view(self, now: float, *, doubt: bool = False) -> PairView:
         rec = self.record
         if rec is None:
-            return PairView(wanted=False)
+            return PairView(wanted=False, doubt=doubt)
         return PairView(
             wanted=bool(rec.owners) and not self.tombstoned,
             link_id=rec.link_id,
             in_flight=rec.in_flight,
             held=rec.claim_expires > now * 1000,
+            doubt=doubt,
         )
 
 
@@ -127,16 +137,26 @@ class Ledger(TableStore):
 
     def pair_state(self, issue_id: str, ticket_id: str) -> PairState:
         """The pair's record and both tombstones, in one consistent BatchGetItem."""
-        items = self.table.get_many(
-            [
-                pair_key(issue_id, ticket_id),
-                key(issue_pk(issue_id), TOMBSTONE_SK),
-                key(ticket_pk(ticket_id), TOMBSTONE_SK),
-            ]
-        )
-        record = next((LinkRecord.from_item(i) for i in items if i["sk"]["S"] != TOMBSTONE_SK), None)
-        tombstoned = any(i["sk"]["S"] == TOMBSTONE_SK for i in items)
-        return PairState(issue_id, ticket_id, record, tombstoned)
+        return self.pair_states([(issue_id, ticket_id)])[(issue_id, ticket_id)]
+
+    def pair_states(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], PairState]:
+        """Many pairs' records and tombstones, up to 100 keys a request, strongly consistent."""
+        keys = [pair_key(i, t) for i, t in pairs]
+        keys += [key(issue_pk(i), TOMBSTONE_SK) for i in dict.fromkeys(i for i, _ in pairs)]
+        keys += [key(ticket_pk(t), TOMBSTONE_SK) for t in dict.fromkeys(t for _, t in pairs)]
+        items = [
+            item
+            for start in range(0, len(keys), 100)
+            for item in self.table.get_many(keys[start : start + 100])
+        ]
+        records = {
+            (r.issue_id, r.ticket_id): r for r in (LinkRecord.from_item(i) for i in items if _is_pair(i))
+        }
+        gone = {i["pk"]["S"] for i in items if i["sk"]["S"] == TOMBSTONE_SK}
+        return {
+            (i, t): PairState(i, t, records.get((i, t)), issue_pk(i) in gone, ticket_pk(t) in gone)
+            for i, t in pairs
+        }
 
     def links_for_issue(self, issue_id: str) -> list[LinkRecord]:
         items = self.table.query(

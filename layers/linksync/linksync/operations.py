@@ -35,21 +35,27 @@ def _text(data: dict[str, Any], name: str) -> str:
 
 @dataclass(frozen=True)
 class ReconcilePair:
-    """Bring one (issue, ticket) pair to what the ledger says is wanted."""
+    """Bring one (issue, ticket) pair to what the ledger says is wanted. ``verify``: Zendesk was seen to
+    disagree with the ledger, so look at Zendesk before trusting the ledger's link id."""
 
     issue_id: str
     ticket_id: str
+    verify: bool = False
     kind: ClassVar[str] = "reconcile"
 
     def fields(self) -> dict[str, Any]:
-        return {"issue_id": self.issue_id, "ticket_id": self.ticket_id}
+        return {
+            "issue_id": self.issue_id,
+            "ticket_id": self.ticket_id,
+            **({"verify": True} if self.verify else {}),
+        }
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> ReconcilePair:
         missing = [n for n in ("issue_id", "ticket_id") if not isinstance(data.get(n), (str, int))]
         if missing:
             raise MalformedTaskError(f"missing {', '.join(missing)}")
-        return cls(_text(data, "issue_id"), _text(data, "ticket_id"))
+        return cls(_text(data, "issue_id"), _text(data, "ticket_id"), data.get("verify") is True)
 
 
 @dataclass(frozen=True)

@@ -76,10 +76,12 @@ class PairSync:
         self.budget = budget
         self.clock = clock
 
-    def reconcile_all(self, pairs: Iterable[tuple[str, str]], deadline: Deadline) -> Outcome:
+    def reconcile_all(
+        self, pairs: Iterable[tuple[str, str]], deadline: Deadline, *, verify: bool = False
+    ) -> Outcome:
         outcome = Outcome()
         for issue_id, ticket_id in dict.fromkeys(pairs):
-            task = Task(ReconcilePair(issue_id, ticket_id))
+            task = Task(ReconcilePair(issue_id, ticket_id, verify))
             if deadline.has_time():
                 outcome.merge(self.reconcile(task))
             else:
@@ -87,11 +89,13 @@ class PairSync:
         return outcome
 
     def reconcile(self, task: Task[ReconcilePair]) -> Outcome:
-        """Bring the task's pair in line with the ledger: create, adopt, delete, or nothing."""
+        """Bring the task's pair in line with the ledger: create, adopt, delete, or nothing (looking at
+        Zendesk first when the task says it was seen to disagree with the ledger)."""
+        doubt = task.op.verify
         for _ in range(READS_PER_PAIR):
             state = self.ledger.pair_state(task.op.issue_id, task.op.ticket_id)
             now = self.clock()
-            action = decide(state.view(now), now=now, settle=self.timeouts.settle)
+            action = decide(state.view(now, doubt=doubt), now=now, settle=self.timeouts.settle)
             match action:
                 case Settled():
                     return Outcome(unchanged=1)
@@ -107,7 +111,9 @@ class PairSync:
             token = uuid.uuid4().hex
             flight = in_flight_for(action, now=now)
             if self.ledger.claim(state, token, lease_seconds=self.timeouts.claim_lease, in_flight=flight):
-                return self._carry_out(task, _Claimed(state, state.view(now), token, action, flight))
+                return self._carry_out(
+                    task, _Claimed(state, state.view(now, doubt=doubt), token, action, flight)
+                )
             # The record changed between our read and our claim: decide again on what it is now.
         return self.handoff.defer(task, "held", delay=self.timeouts.contention_retry)
 

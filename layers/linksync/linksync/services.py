@@ -34,6 +34,8 @@ class Services:
     dynamodb: Any
     handoff: Handoff
     metrics: MetricsSink
+    zendesk: zendesk.ZendeskClient
+    jira: jira.JiraClient
 
     def __repr__(self) -> str:
         return f"Services(table={self.settings.links_table_name!r})"
@@ -98,4 +100,6 @@ def build_services(
         dynamodb=dynamodb,
         handoff=handoff,
         metrics=handoff.metrics,
+        zendesk=zendesk_client,
+        jira=jira_client,
     )

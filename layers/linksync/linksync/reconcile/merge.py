@@ -1,0 +1,183 @@
+"""Joining what the job read, pair by pair, and (when applying) bringing each differing pair to what should
+exist through the same claims, decision and budget as the webhooks.
+
+The job's J#, Z#, L# and R# items come back from DynamoDB sorted by (issue, ticket); a step reads the next
+few hundred of each and merges them like sorted files, so every pair named anywhere is judged once, and
+the cursor (the last pair judged) is all a resumed job needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..desired import LinkSync
+from ..entities import Entity
+from ..ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, PairState
+from ..operations import Outcome, Purge, Task
+from ..timing import Deadline
+from .plan import Observed, Verdict, judge
+from .store import JobState, JobStore, pad, pair_key, unpair
+
+KINDS = ("J", "Z", "L", "R")
+CHUNK = 200
+
+
+@dataclass
+class Chunk:
+    """The pairs of one merge step and everything known of them."""
+
+    pairs: list[tuple[str, str]]
+    named: dict[str, set[tuple[str, str]]]  # kind -> pairs with an item of that kind
+    links: dict[tuple[str, str], tuple[int, ...]]
+    keys: dict[tuple[str, str], str]  # issue keys, for the report
+    facts: dict[str, dict[str, Any]]  # I#, V#, T# items
+    states: dict[tuple[str, str], PairState]
+
+
+@dataclass
+class Merger:
+    store: JobStore
+    ledger: Ledger
+    sync: LinkSync
+    clock: Callable[[], float]
+
+    def step(self, job: JobState, deadline: Deadline) -> None:
+        chunk, upto = self._next_chunk(job)
+        verdicts = {pair: self._judge(job, chunk, pair) for pair in chunk.pairs}
+        self._report(job, chunk, verdicts)
+        if job.apply:
+            self._apply(job, chunk, verdicts, deadline)
+        job.cursor = upto
+        if upto is None:
+            job.phase = "done"
+
+    # ------------------------------------------------------------------ reading a chunk
+
+    def _next_chunk(self, job: JobState) -> tuple[Chunk, str | None]:
+        pages = {kind: self.store.stream(job.job_id, kind, job.cursor, CHUNK) for kind in KINDS}
+        bounds = [_safe_bound(kind, sks) for kind, sks in pages.items() if len(sks) >= CHUNK]
+        upto = min(bounds) if bounds else None
+        named: dict[str, set[tuple[str, str]]] = {kind: set() for kind in KINDS}
+        links: dict[tuple[str, str], list[int]] = {}
+        for kind, sks in pages.items():
+            for sk in sks:
+                if upto is not None and pair_key(sk) > upto:
+                    continue
+                pair = unpair(sk)
+                named[kind].add(pair)
+                if kind == "L":
+                    links.setdefault(pair, []).append(int(sk.split("#")[3]))
+        pairs = sorted(set().union(*named.values()), key=lambda p: (pad(p[0]), pad(p[1])))
+        wanted = [f"{k}#{pad(i)}" for i, _ in pairs for k in ("I", "V")] + [f"T#{pad(t)}" for _, t in pairs]
+        facts = self.store.get(job.job_id, wanted)
+        sources = [f"{k}#{pad(i)}#{pad(t)}" for i, t in pairs for k in ("J", "Z", "R")]
+        keys = {
+            unpair(sk): str(item.get("key", "")) for sk, item in self.store.get(job.job_id, sources).items()
+        }
+        chunk = Chunk(
+            pairs=pairs,
+            named=named,
+            links={p: tuple(sorted(ids)) for p, ids in links.items()},
+            keys=keys,
+            facts=facts,
+            states=self.ledger.pair_states(pairs),
+        )
+        last = f"{pad(pairs[-1][0])}#{pad(pairs[-1][1])}" if pairs else None
+        return chunk, (upto if upto is not None else (last if bounds else None))
+
+    def _judge(self, job: JobState, chunk: Chunk, pair: tuple[str, str]) -> Verdict:
+        issue_id, ticket_id = pair
+        issue = chunk.facts.get(f"I#{pad(issue_id)}")
+        checked = chunk.facts.get(f"V#{pad(issue_id)}")
+        ticket = chunk.facts.get(f"T#{pad(ticket_id)}")
+        state = chunk.states[pair]
+        full = job.since is None
+        seen = Observed(
+            jira=(pair in chunk.named["J"]) if full or issue is not None else None,
+            zendesk=(pair in chunk.named["Z"]) if full or ticket is not None else None,
+            links=chunk.links.get(pair, ()),
+            issue_live=bool(checked["live"])
+            if checked
+            else (issue is not None or not _tombstoned(state, "issue")),
+            ticket_live=not ticket["deleted"] if ticket else not _tombstoned(state, "ticket"),
+        )
+        return judge(seen, state.record)
+
+    # ------------------------------------------------------------------ the report
+
+    def _report(self, job: JobState, chunk: Chunk, verdicts: dict[tuple[str, str], Verdict]) -> None:
+        counts = job.counts
+        differing: dict[str, dict[str, Any]] = {}
+        for pair, verdict in verdicts.items():
+            counts["desired"] = counts.get("desired", 0) + verdict.desired
+            if verdict.drift is not None:
+                counts[verdict.drift] = counts.get(verdict.drift, 0) + 1
+            counts["ledger_repaired"] = counts.get("ledger_repaired", 0) + verdict.ledger_wrong
+            if verdict.differs:
+                record = chunk.states[pair].record
+                key = chunk.keys.get(pair) or (record.issue_key if record else "")
+                differing[f"D#{pad(pair[0])}#{pad(pair[1])}"] = {
+                    "issue_id": pair[0],
+                    "issue_key": key,
+                    "ticket_id": pair[1],
+                    "class": verdict.drift or "ledger",
+                    "ledger_wrong": verdict.ledger_wrong,
+                }
+        self.store.put(job.job_id, differing, keep_seconds=30 * 24 * 3600)
+
+    # ------------------------------------------------------------------ applying
+
+    def _apply(
+        self, job: JobState, chunk: Chunk, verdicts: dict[tuple[str, str], Verdict], deadline: Deadline
+    ) -> None:
+        outcome = Outcome()
+        purged: set[tuple[Entity, str]] = set()
+        for pair, verdict in verdicts.items():
+            if verdict.dead:
+                for side in verdict.dead:
+                    entity = (side, pair[0] if side == "issue" else pair[1])
+                    if entity not in purged:
+                        purged.add(entity)
+                        task = Task(Purge(side, entity[1], keep_owners=side == "ticket"))
+                        outcome.merge(self.sync.purge(task, deadline))
+                continue
+            changed = self._set_owners(chunk, pair, verdict)
+            if changed or verdict.ledger_wrong or verdict.drift in ("missing", "unwanted"):
+                outcome.merge(self.sync.pairs.reconcile_all([pair], deadline, verify=verdict.ledger_wrong))
+        for name in ("created", "deleted", "queued"):
+            job.counts[name] = job.counts.get(name, 0) + getattr(outcome, name)
+
+    def _set_owners(self, chunk: Chunk, pair: tuple[str, str], verdict: Verdict) -> bool:
+        """Make the ledger's owners say what the fields say, each with the version of what was read."""
+        record = chunk.states[pair].record
+        held = record.owners if record is not None else frozenset()
+        issue_id, ticket_id = pair
+        key = chunk.keys.get(pair) or (record.issue_key if record else "")
+        changed = False
+        for owner, fact in ((JIRA_OWNER, f"I#{pad(issue_id)}"), (ZENDESK_OWNER, f"T#{pad(ticket_id)}")):
+            wanted = owner in verdict.owners
+            if wanted == (owner in held):
+                continue
+            version = chunk.facts.get(fact, {}).get("v")
+            if version is None:
+                continue  # this side was not read: the ledger's owner stood in for it, nothing to change
+            changed |= self.ledger.set_owner(
+                issue_id, ticket_id, owner, wanted=wanted, version=int(version), issue_key=key
+            )
+        return changed
+
+
+def _safe_bound(kind: str, sks: list[str]) -> str:
+    """The last pair a full page of one kind has complete: a pair's L# items (one per link) may go on in the
+    next page, so for L# it is the pair before the last one (unless the page holds only one pair)."""
+    last = pair_key(sks[-1])
+    if kind != "L":
+        return last
+    earlier = [pair_key(sk) for sk in sks if pair_key(sk) < last]
+    return earlier[-1] if earlier else last
+
+
+def _tombstoned(state: PairState, side: Entity) -> bool:
+    return state.tombstoned_issue if side == "issue" else state.tombstoned_ticket

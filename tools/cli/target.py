@@ -1,0 +1,136 @@
+"""Which stack the CLI talks to: a deployed one (by CloudFormation stack name, its outputs read once) or the
+local one `make serve` runs (it writes where it listens to ``.aws-sam/local-stack.json``).
+
+Every way this can go wrong (no such stack, no credentials, an unknown region, a local stack that is not
+running) ends as a :class:`CliError` with one line saying what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from local.run import STATE_FILE
+
+# No call of the CLI may hang: short connect timeouts, few retries.
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"})
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class CliError(Exception):
+    """Something the operator must fix; the message is the one line they see."""
+
+
+@dataclass
+class Target:
+    """A stack's outputs and the clients to reach it."""
+
+    name: str
+    region: str
+    outputs: dict[str, str]
+    local: bool = False
+    aws_endpoint: str | None = None
+    lambda_endpoint: str | None = None
+    _session: Any = field(default=None, repr=False)
+
+    def client(self, service: str) -> Any:
+        endpoint = self.lambda_endpoint if service == "lambda" else self.aws_endpoint
+        kwargs: dict[str, Any] = {"region_name": self.region, "config": CLIENT_CONFIG}
+        if self.local:
+            kwargs |= {"endpoint_url": endpoint, **LOCAL_CREDENTIALS}
+        session = self._session or boto3.session.Session()
+        return session.client(service, **kwargs)  # type: ignore[call-overload]  # any service by name
+
+    def output(self, name: str) -> str:
+        value = self.outputs.get(name)
+        if not value:
+            raise CliError(
+                f"the stack {self.name!r} has no output {name}: deploy this version first (make deploy)"
+            )
+        return value
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self.client("dynamodb")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+
+def local_target(state_file: Path = STATE_FILE) -> Target:
+    """The stack `make serve` runs, from the file it writes while it runs."""
+    try:
+        state = json.loads(state_file.read_text())
+    except FileNotFoundError:
+        raise CliError(
+            "no local stack is running: start it with `make serve` (or name a deployed one with --stack)"
+        ) from None
+    except ValueError:
+        raise CliError(f"{state_file} is not valid JSON: stop and restart `make serve`") from None
+    if not _alive(int(state.get("pid", 0))):
+        raise CliError(f"the local stack that wrote {state_file} is gone: start it again with `make serve`")
+    return Target(
+        name="local",
+        region=state["region"],
+        outputs=dict(state["outputs"]),
+        local=True,
+        aws_endpoint=state["aws_endpoint"],
+        lambda_endpoint=state["lambda_endpoint"],
+    )
+
+
+def deployed_target(stack: str, region: str | None) -> Target:
+    """A deployed stack by name; its outputs name the table, queues, function and state machine."""
+    session = boto3.session.Session(region_name=region)
+    region = session.region_name
+    if not region:
+        raise CliError("no AWS region: pass --region or set AWS_REGION (or a region in your AWS config)")
+    if region not in session.get_available_regions("cloudformation"):
+        raise CliError(f"unknown AWS region {region!r}")
+    try:
+        cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    except NoCredentialsError:
+        raise CliError(
+            "no AWS credentials: configure them (aws configure, AWS_PROFILE) and try again"
+        ) from None
+    except NoRegionError:
+        raise CliError("no AWS region: pass --region or set AWS_REGION") from None
+    except ClientError as e:
+        message = e.response.get("Error", {}).get("Message", str(e))
+        if "does not exist" in message:
+            raise CliError(f"no stack named {stack!r} in {region}") from None
+        raise CliError(f"could not read the stack {stack!r}: {message}") from None
+    except BotoCoreError as e:
+        raise CliError(f"could not reach CloudFormation in {region}: {e}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    return Target(name=stack, region=region, outputs=outputs, _session=session)
+
+
+def choose(stack: str | None, region: str | None, local: bool) -> Target:
+    if stack and local:
+        raise CliError("choose one: --stack NAME (deployed) or --local (make serve)")
+    if stack:
+        return deployed_target(stack, region)
+    return local_target()
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
