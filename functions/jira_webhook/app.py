@@ -20,7 +20,7 @@ from linksync.webhook import JIRA, WebhookHandler
 logger = Logger()
 metrics = Metrics()
 SERVICES = Cached(partial(build_services, metrics=metrics, logger=logger))
-handle = WebhookHandler(JIRA, SERVICES.get, logger=logger)
+handle = WebhookHandler(JIRA, SERVICES.get, logger=logger, metrics=metrics)
 
 
 @logger.inject_lambda_context(

@@ -21,7 +21,7 @@ from linksync.webhook import ZENDESK, WebhookHandler
 logger = Logger()
 metrics = Metrics()
 SERVICES = Cached(partial(build_services, metrics=metrics, logger=logger))
-handle = WebhookHandler(ZENDESK, SERVICES.get, logger=logger)
+handle = WebhookHandler(ZENDESK, SERVICES.get, logger=logger, metrics=metrics)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -726,7 +726,7 @@ def _handler(source: str, sync: Any, dynamodb: Forbidden | None = None) -> Webho
         zendesk=cast(Any, Forbidden("Zendesk client")),
         jira=cast(Any, Forbidden("Jira client")),
     )
-    return WebhookHandler(JIRA if source == "jira" else ZENDESK, lambda: svc)
+    return WebhookHandler(JIRA if source == "jira" else ZENDESK, lambda: svc, metrics=sync.metrics)
 
 
 def _assert_json_error(answer: Any, statuses: tuple[int, ...]) -> dict[str, Any]:
@@ -941,7 +941,8 @@ def test_signed_arbitrary_json_gets_2xx_or_a_json_400(
         assert answer["headers"]["Content-Type"] == "application/json"
         assert json.loads(answer["body"]) == {"status": "accepted", "delivery_id": None}
         assert [repr(e) for e in sync.handled] == [repr(expected)]
-    assert sync.metrics.added == []
+    assert "SignatureFailures" not in sync.metrics.added
+    assert len(sync.metrics.added) == 1  # the request's outcome, by source
 
 
 def _utf8(raw: bytes) -> bool:
@@ -995,8 +996,9 @@ def test_a_bad_signature_is_counted_and_a_bad_body_is_not(source: str) -> None:
     handler = _handler(source, sync)
     forged = http_api_event("POST", f"/webhooks/{source}", b"{}", {"X-Hub-Signature": "sha256=00"})
     assert handler(forged)["statusCode"] == 401
-    assert sync.metrics.added == ["SignatureFailures"]
+    refused = f"{source.capitalize()}WebhookRefused"
+    assert sync.metrics.added == [refused, "SignatureFailures"]
 
     oversize = http_api_event("POST", f"/webhooks/{source}", b"x" * (300 * 1024), {})
     assert handler(oversize)["statusCode"] == 413
-    assert sync.metrics.added == ["SignatureFailures"]
+    assert sync.metrics.added == [refused, "SignatureFailures", refused]

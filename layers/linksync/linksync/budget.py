@@ -25,10 +25,12 @@ class ZendeskBudget:
         *,
         client: DynamoDBClient,
         clock: Callable[[], float] = time.time,
+        on_call: Callable[[], None] = lambda: None,
     ) -> None:
         self.table = Table(table_name, client=client)
         self.per_minute = per_minute
         self._clock = clock
+        self._on_call = on_call  # counts each call granted (the ZendeskCalls metric)
 
     def take(self) -> float | None:
         """Take one call from this minute's allowance: None when granted, else seconds to the next minute.
@@ -36,6 +38,7 @@ class ZendeskBudget:
         With no allowance configured (``per_minute`` 0), every call is granted without a request.
         """
         if self.per_minute <= 0:
+            self._on_call()
             return None
         now = self._clock()
         minute = int(now // 60)
@@ -46,4 +49,7 @@ class ZendeskBudget:
             ConditionExpression="attribute_not_exists(used) OR used < :limit",
             ExpressionAttributeValues=values(n=1, limit=self.per_minute, exp=(minute + 2) * 60),
         )
-        return None if granted is not None else max(1.0, (minute + 1) * 60 - now)
+        if granted is None:
+            return max(1.0, (minute + 1) * 60 - now)
+        self._on_call()
+        return None

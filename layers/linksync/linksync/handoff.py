@@ -12,6 +12,7 @@ import logging
 from typing import Any, Literal
 
 from . import errors
+from .observability import Metric
 from .operations import Operation, Outcome, Task
 from .ports import MetricsSink
 from .retry_queue import Exhausted, RetryQueue
@@ -30,13 +31,17 @@ class Handoff:
         self.metrics: MetricsSink = metrics or _NoMetrics()
         self.log = logger or logging.getLogger("linksync")
 
-    def count(self, name: str, value: int = 1) -> None:
+    def count(self, name: Metric, value: int = 1) -> None:
         if value:
             self.metrics.add_metric(name=name, unit="Count", value=value)
 
     def failed(self, task: Task[Operation], error: errors.ApiError) -> Outcome:
         """Retry what may succeed later; dead-letter the rest with the reason."""
         reason = error.to_dict()
+        if isinstance(error, errors.ZendeskRateLimitedError):
+            self.count("ZendeskRateLimited")
+        elif isinstance(error, errors.JiraRateLimitedError):
+            self.count("JiraRateLimited")
         if error.retryable:
             retry_after = error.retry_after if isinstance(error, errors.RateLimitedError) else None
             result = self.queue.retry(task, retry_after=retry_after, reason=reason)
@@ -61,6 +66,7 @@ class Handoff:
 
     def defer(self, task: Task[Operation], why: DeferReason, *, delay: float = 0) -> Outcome:
         used = self.queue.defer(task, delay=delay)
+        self.count("Deferrals")
         if why == "budget":
             self.count("BudgetDeferred")
             self.log.info("Zendesk call budget spent for now; queued", extra={"delay_seconds": used})

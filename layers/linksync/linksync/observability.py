@@ -1,15 +1,56 @@
-"""Tracing only when it is on: the X-Ray SDK costs ~0.13 s of cold start just to import.
+"""What the functions tell CloudWatch: the one list of metric names, and tracing only when it is on.
 
-Powertools' Tracer imports and configures the X-Ray SDK even when tracing is disabled, so the handlers
-wrap themselves through :func:`capture_lambda_handler`, which leaves the SDK unimported unless
-``POWERTOOLS_TRACE_DISABLED`` is false (the template sets it from its ``EnableTracing`` parameter).
+Every metric the code emits is a :data:`Metric` (a Literal, so the type checker refuses a name that is not
+on the list), in the ``ZendeskJiraLinkSync`` namespace with the ``service`` dimension Powertools adds. The
+template's alarms and dashboard may name only these (a test checks), so a widget never graphs nothing.
+
+Tracing: Powertools' Tracer imports and configures the X-Ray SDK (~0.13 s of cold start) even when
+tracing is disabled, so the handlers wrap themselves through :func:`capture_lambda_handler`, which leaves
+the SDK unimported unless ``POWERTOOLS_TRACE_DISABLED`` is false (the template's ``EnableTracing``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
+
+Metric = Literal[
+    # links
+    "LinksCreated",
+    "LinksDeleted",
+    "LinksAdopted",
+    # work that waits or fails
+    "RetriesScheduled",
+    "Deferrals",
+    "BudgetDeferred",
+    "DeadLettered",
+    "ZendeskRateLimited",
+    "JiraRateLimited",
+    # the Zendesk call budget: one per call made
+    "ZendeskCalls",
+    # webhooks, by source and outcome
+    "JiraWebhookAccepted",
+    "JiraWebhookIgnored",
+    "JiraWebhookRefused",
+    "JiraWebhookRetryLater",
+    "JiraWebhookMisconfigured",
+    "ZendeskWebhookAccepted",
+    "ZendeskWebhookIgnored",
+    "ZendeskWebhookRefused",
+    "ZendeskWebhookRetryLater",
+    "ZendeskWebhookMisconfigured",
+    "SignatureFailures",
+    # reconciliation
+    "ReconcileJobsFinished",
+    "ReconcileJobsFailed",
+    "DriftMissing",
+    "DriftDead",
+    "DriftUnwanted",
+    "ManualLinks",
+]
+METRICS: frozenset[str] = frozenset(get_args(Metric))
+NAMESPACE = "ZendeskJiraLinkSync"
 
 
 def tracing_enabled() -> bool:

@@ -80,7 +80,12 @@ def build_services(
     )
     handoff = Handoff(queue, metrics=metrics, logger=logger)
     ledger = Ledger(settings.links_table_name, client=dynamodb)
-    budget = ZendeskBudget(settings.links_table_name, settings.zendesk_calls_per_minute, client=dynamodb)
+    budget = ZendeskBudget(
+        settings.links_table_name,
+        settings.zendesk_calls_per_minute,
+        client=dynamodb,
+        on_call=lambda: handoff.count("ZendeskCalls"),
+    )
     pairs = PairSync(zendesk=zendesk_client, ledger=ledger, handoff=handoff, timeouts=timeouts, budget=budget)
     sync = LinkSync(
         zendesk=zendesk_client,

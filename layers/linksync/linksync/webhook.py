@@ -17,12 +17,26 @@ from typing import Any, Literal, Protocol
 
 from . import errors, signatures
 from .events import parse_jira, parse_zendesk
+from .observability import Metric
 from .operations import Outcome
+from .ports import MetricsSink
 from .services import Services
 from .timing import Deadline
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+WEBHOOK_METRICS: dict[tuple[str, str], Metric] = {
+    ("jira", "Accepted"): "JiraWebhookAccepted",
+    ("jira", "Ignored"): "JiraWebhookIgnored",
+    ("jira", "Refused"): "JiraWebhookRefused",
+    ("jira", "RetryLater"): "JiraWebhookRetryLater",
+    ("jira", "Misconfigured"): "JiraWebhookMisconfigured",
+    ("zendesk", "Accepted"): "ZendeskWebhookAccepted",
+    ("zendesk", "Ignored"): "ZendeskWebhookIgnored",
+    ("zendesk", "Refused"): "ZendeskWebhookRefused",
+    ("zendesk", "RetryLater"): "ZendeskWebhookRetryLater",
+    ("zendesk", "Misconfigured"): "ZendeskWebhookMisconfigured",
+}
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -144,11 +158,17 @@ class WebhookHandler:
     """Turns one webhook request into one sync call. Built once per container per source."""
 
     def __init__(
-        self, source: WebhookSource, services: Callable[[], Services], *, logger: Any = None
+        self,
+        source: WebhookSource,
+        services: Callable[[], Services],
+        *,
+        logger: Any = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.source = source
         self._services = services
         self._log = logger
+        self._metrics = metrics
         # Built once per container (per table and client): Powertools' idempotency store and its config.
         self._idempotent: tuple[tuple[str, Any], Callable[..., dict[str, Any]], Any] | None = None
 
@@ -212,6 +232,28 @@ class WebhookHandler:
         )
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        answer = self._answer(event, context)
+        self._count(answer)
+        return answer
+
+    def _count(self, answer: dict[str, Any]) -> None:
+        """One metric per request: the source and the outcome (``JiraWebhookAccepted``, ...)."""
+        if self._metrics is None:
+            return
+        status = int(answer["statusCode"])
+        if status == 200:
+            outcome = "Ignored" if '"ignored"' in str(answer.get("body", "")) else "Accepted"
+        elif status in (409, 503):
+            outcome = "RetryLater"
+        elif status >= 500:
+            outcome = "Misconfigured"
+        else:
+            outcome = "Refused"
+        self._metrics.add_metric(name=WEBHOOK_METRICS[(self.source.name, outcome)], unit="Count", value=1)
+        if status == 401:
+            self._metrics.add_metric(name="SignatureFailures", unit="Count", value=1)
+
+    def _answer(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
         )
@@ -222,8 +264,6 @@ class WebhookHandler:
             svc = self._services()
             delivery_id, result = self._accept(svc, request, context)
         except errors.WebhookError as e:
-            if isinstance(e, errors.InvalidSignatureError) and svc is not None:
-                svc.metrics.add_metric(name="SignatureFailures", unit="Count", value=1)
             self._warn("webhook refused", status=e.status, reason=e.message)
             return response(e.status, {"error": e.message})
         except IdempotencyAlreadyInProgressError:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from .. import errors
 from ..handoff import Handoff
+from ..observability import Metric
 from ..timing import Deadline
 from .merge import Merger
 from .plan import REPORT_KEYS
@@ -33,7 +34,7 @@ MAX_INLINE_WAIT = 20.0
 VENDOR_RETRY_SECONDS = 30.0
 BUSY_RETRY_SECONDS = 60.0
 MAX_RETRY_IN = 900
-DRIFT_METRICS = {
+DRIFT_METRICS: dict[str, Metric] = {
     "missing": "DriftMissing",
     "dead": "DriftDead",
     "unwanted": "DriftUnwanted",
@@ -154,6 +155,8 @@ class Reconciler:
         job.finished_at = self.clock()
         if job.apply and job.phase == "done":
             self.store.raise_watermark(job.started_at)
+        ended: Metric = "ReconcileJobsFinished" if job.phase == "done" else "ReconcileJobsFailed"
+        self.handoff.count(ended)
         for drift, metric in DRIFT_METRICS.items():
             self.handoff.count(metric, job.counts.get(drift, 0))
         self.handoff.log.info("reconcile job finished", extra=result(job))
