@@ -145,6 +145,7 @@ class LocalRun:
                 "JiraWebhookUrl": f"{self.gateway.url}/webhooks/jira",
                 "ZendeskWebhookUrl": f"{self.gateway.url}/webhooks/zendesk",
             },
+            "parameters": {**self.stack.parameters, "SecretName": physical["SecretName"]},
         }
 
     def _start(self) -> None:

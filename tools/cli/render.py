@@ -54,3 +54,70 @@ def reconcile_report(out: Console, answer: dict[str, Any]) -> None:
     out.print(listing)
     if len(pairs) > SHOWN_PAIRS:
         out.print(f"... and {len(pairs) - SHOWN_PAIRS} more (--json lists them all)")
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    table = Table(show_header=True, header_style="bold", title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+def status(out: Console, found: dict[str, Any]) -> None:
+    ledger = found["ledger"]
+    out.print(f"[bold]{found['stack']}[/bold]")
+    states = ", ".join(f"{k} {v}" for k, v in sorted(ledger["states"].items())) or "none"
+    out.print(f"ledger      {ledger['pairs']} pair(s): {states}; {ledger['in_flight']} with a call in flight")
+    retry, dead = found["queues"]["retry"], found["queues"]["dead_letter"]
+    age = retry["oldest_age_seconds"]
+    waiting = f"{retry['visible']} waiting, {retry['delayed']} delayed, {retry['in_flight']} being worked on"
+    out.print(f"retry queue {waiting}" + (f"; oldest {age} s" if age is not None else ""))
+    style = "red" if dead["messages"] else "green"
+    out.print(f"dead letters [{style}]{dead['messages']}[/{style}]")
+    for reason, count in dead["by_reason"].items():
+        out.print(f"  {count:>5}  {reason}")
+    budget = found["budget"]
+    limit = budget["per_minute"] or "no limit"
+    out.print(f"Zendesk     {budget['used_this_minute']} call(s) this minute (budget {limit})")
+    jobs = found["reconcile"]
+    if not jobs:
+        out.print("reconcile   no job has run yet")
+    for job in jobs:
+        state = "done" if job["done"] else f"running ({job['phase']})"
+        report = ", ".join(f"{k} {v}" for k, v in job["report"].items() if v)
+        kind = f"{job['mode']} {'applied' if job['apply'] else 'dry run'}"
+        out.print(f"reconcile   {kind} {state}: {report or 'nothing'}")
+
+
+def links(out: Console, found: dict[str, Any]) -> None:
+    subject = found.get("issue_key") or f"ticket {found.get('ticket_id')}"
+    table = _table("issue", "ticket", "wanted by", "ledger", "Zendesk links", "", title=f"links of {subject}")
+    for row in found["links"]:
+        ledger = (
+            f"{row['ledger_state']} {row['ledger_link_id'] or ''}".strip() if row["ledger_state"] else "-"
+        )
+        mark = "" if row["agrees"] else "[yellow]differs[/yellow]"
+        table.add_row(
+            row["issue_key"] or row["issue_id"],
+            row["ticket_id"],
+            ", ".join(row["wanted_by"]) or "-",
+            ledger,
+            ", ".join(str(i) for i in row["zendesk_link_ids"]) or "-",
+            mark,
+        )
+    out.print(table if found["links"] else f"no links for {subject}, in the ledger or in Zendesk")
+
+
+def dead_letters(out: Console, letters: list[Any]) -> None:
+    if not letters:
+        out.print("[green]the dead-letter queue is empty[/green]")
+        return
+    groups: dict[str, list[Any]] = {}
+    for letter in letters:
+        groups.setdefault(letter.reason, []).append(letter)
+    for reason, group in sorted(groups.items(), key=lambda g: -len(g[1])):
+        out.print(f"[bold]{reason}[/bold] ({len(group)})")
+        for letter in group[:SHOWN_PAIRS]:
+            out.print(f"  {letter.operation}")
+        if len(group) > SHOWN_PAIRS:
+            out.print(f"  ... and {len(group) - SHOWN_PAIRS} more")

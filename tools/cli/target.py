@@ -36,6 +36,7 @@ class Target:
     name: str
     region: str
     outputs: dict[str, str]
+    parameters: dict[str, str] = field(default_factory=dict)
     local: bool = False
     aws_endpoint: str | None = None
     lambda_endpoint: str | None = None
@@ -48,6 +49,36 @@ class Target:
             kwargs |= {"endpoint_url": endpoint, **LOCAL_CREDENTIALS}
         session = self._session or boto3.session.Session()
         return session.client(service, **kwargs)  # type: ignore[call-overload]  # any service by name
+
+    def parameter(self, name: str) -> str:
+        value = self.parameters.get(name)
+        if not value:
+            raise CliError(f"the stack {self.name!r} has no parameter {name}")
+        return value
+
+    def vendors(self) -> tuple[Any, Any]:
+        """Zendesk and Jira clients with the stack's own secret (the operator must be allowed to read it)."""
+        from linksync import jira, zendesk
+        from linksync.config import Secrets
+        from linksync.errors import ConfigError
+
+        name = self.parameter("SecretName")
+        try:
+            raw = self.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+            secrets = Secrets.from_mapping(json.loads(raw))
+        except ClientError as e:
+            raise CliError(f"could not read the secret {name!r}: {e.response['Error'].get('Code')}") from None
+        except (ValueError, ConfigError) as e:
+            raise CliError(f"the secret {name!r} is not usable: {e}") from None
+        return (
+            zendesk.ZendeskClient(
+                self.parameter("ZendeskBaseUrl"),
+                zendesk.api_token_auth(secrets.zendesk_email, secrets.zendesk_api_token),
+            ),
+            jira.JiraClient(
+                self.parameter("JiraBaseUrl"), jira.api_token_auth(secrets.jira_email, secrets.jira_api_token)
+            ),
+        )
 
     def output(self, name: str) -> str:
         value = self.outputs.get(name)
@@ -82,6 +113,7 @@ def local_target(state_file: Path = STATE_FILE) -> Target:
         name="local",
         region=state["region"],
         outputs=dict(state["outputs"]),
+        parameters=dict(state.get("parameters", {})),
         local=True,
         aws_endpoint=state["aws_endpoint"],
         lambda_endpoint=state["lambda_endpoint"],
@@ -113,7 +145,8 @@ def deployed_target(stack: str, region: str | None) -> Target:
     except BotoCoreError as e:
         raise CliError(f"could not reach CloudFormation in {region}: {e}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    return Target(name=stack, region=region, outputs=outputs, _session=session)
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+    return Target(name=stack, region=region, outputs=outputs, parameters=parameters, _session=session)
 
 
 def choose(stack: str | None, region: str | None, local: bool) -> Target:

@@ -32,6 +32,12 @@ class ZendeskBudget:
         self._clock = clock
         self._on_call = on_call  # counts each call granted (the ZendeskCalls metric)
 
+    def used_this_minute(self) -> int:
+        """How many calls this minute's allowance has given out (for the operator's status)."""
+        minute = int(self._clock() // 60)
+        item = self.table.call("get_item", Key=key("BUDGET#zendesk", str(minute)), ConsistentRead=True)
+        return int(item.get("Item", {}).get("used", {}).get("N", 0))
+
     def take(self) -> float | None:
         """Take one call from this minute's allowance: None when granted, else seconds to the next minute.
 

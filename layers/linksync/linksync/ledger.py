@@ -175,6 +175,18 @@ class Ledger(TableStore):
         )
         return [LinkRecord.from_item(i) for i in items]
 
+    def pairs_page(self, start: dict[str, Any] | None, limit: int = 500) -> tuple[list[LinkRecord], Any]:
+        """One page of a scan over every pair (a full reconcile job and the operator's status read them
+        all); returns the records and the key to start the next page from (None at the end)."""
+        page = self.table.call(
+            "scan",
+            FilterExpression="begins_with(pk, :i) AND begins_with(sk, :t)",
+            ExpressionAttributeValues=values(i="ISSUE#", t="TICKET#"),
+            Limit=limit,
+            **({"ExclusiveStartKey": start} if start else {}),
+        )
+        return [LinkRecord.from_item(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
+
     # ------------------------------------------------------------------ who wants the link
 
     def set_owner(

@@ -199,7 +199,7 @@ class Reader:
     def ledger_pairs(self, job: JobState) -> None:
         if job.since is None:
             start = json.loads(job.cursor) if job.cursor else None
-            records, after = self.store.ledger_page(start)
+            records, after = self.ledger.pairs_page(start)
             job.cursor = json.dumps(after) if after else None
         else:
             kind, last = _split_cursor(job.cursor, default="T")

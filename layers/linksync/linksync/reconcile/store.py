@@ -22,7 +22,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..dynamo import TableStore, attr, key, plain, values
 from ..errors import HandOffError
-from ..ledger import LinkRecord
 
 SCRATCH_TTL_SECONDS = 3 * 24 * 3600
 REPORT_TTL_SECONDS = 30 * 24 * 3600
@@ -224,19 +223,6 @@ class JobStore(TableStore):
             Limit=limit,
         )
         return [plain(item) for item in page.get("Items", [])]
-
-    # ------------------------------------------------------------------ the ledger, read whole
-
-    def ledger_page(self, start: dict[str, Any] | None, limit: int = 500) -> tuple[list[LinkRecord], Any]:
-        """One page of a scan over the ledger's pairs (a full job reads every one); the next start key."""
-        page = self.table.call(
-            "scan",
-            FilterExpression="begins_with(pk, :i) AND begins_with(sk, :t)",
-            ExpressionAttributeValues=values(i="ISSUE#", t="TICKET#"),
-            Limit=limit,
-            **({"ExclusiveStartKey": start} if start else {}),
-        )
-        return [LinkRecord.from_item(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
 
 
 def _item(attrs: dict[str, Any]) -> dict[str, Any]:
