@@ -16,7 +16,7 @@ SAM      := $(SAM_VENV)/bin/sam
 SAM_PATH := $(dir $(PY312)):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help install demo serve send invoke reconcile backfill test soak bench lint typecheck validate scan build check deploy secret clean print-python
+.PHONY: help install demo serve send invoke reconcile backfill test soak bench lint typecheck validate scan build check deploy publish secret clean print-python
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -110,6 +110,14 @@ check: lint typecheck validate scan build test ## everything CI and a reviewer c
 
 deploy: build ## sam deploy to your AWS account (--guided the first time, which saves samconfig.toml)
 	@if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+
+BUCKET ?=
+REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
+publish: ## sam build, package to BUCKET=<s3 bucket>, publish to the Serverless Application Repository (REGION=...)
+	@[ -n "$(BUCKET)" ] || { echo "make publish needs BUCKET=<S3 bucket in $(REGION) that serverlessrepo.amazonaws.com may read>"; exit 1; }
+	@$(MAKE) --no-print-directory build
+	PATH="$(SAM_PATH)" $(SAM) package --template-file .aws-sam/build/template.yaml --output-template-file .aws-sam/packaged.yaml --s3-bucket $(BUCKET) --region $(REGION)
+	PATH="$(SAM_PATH)" $(SAM) publish --template .aws-sam/packaged.yaml --region $(REGION)
 
 secret: $(VENV)/.installed ## create or update the Secrets Manager secret from the environment or prompts
 	$(PY) -m tools.secret

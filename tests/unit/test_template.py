@@ -128,6 +128,8 @@ def test_dlq_alarm_and_outputs() -> None:
         "LinksTableName",
         "RetryQueueUrl",
         "RetryDeadLetterQueueUrl",
+        "AlarmTopic",
+        "DashboardUrl",
     } <= set(outputs)
 
 
