@@ -23,9 +23,8 @@ SERVICES = Cached(partial(build_services, metrics=metrics, logger=logger))
 handle = WebhookHandler(JIRA, SERVICES.get, logger=logger, metrics=metrics)
 
 
-@logger.inject_lambda_context(
-    correlation_id_path='headers."x-atlassian-webhook-identifier"', clear_state=True
-)
+# The correlation id is set from the delivery id only once the signature holds (the header is not signed).
+@logger.inject_lambda_context(clear_state=True)
 @capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

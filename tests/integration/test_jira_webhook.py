@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from local.payloads import jira_issue
 from tests.integration.conftest import Pipeline
 
 pytestmark = pytest.mark.integration
+
+NOW = int(time.time() * 1000)
 
 
 def test_issue_created_links_each_ticket_in_the_field(pipeline: Pipeline) -> None:
@@ -86,8 +90,8 @@ def test_issue_deleted_removes_every_link_including_ones_made_elsewhere(pipeline
 
 
 def test_late_create_after_delete_does_nothing(pipeline: Pipeline) -> None:
-    created = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="101", timestamp=1_000)
-    pipeline.jira(jira_issue("jira:issue_deleted", "10001", "PROJ-1", timestamp=2_000))
+    created = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="101", timestamp=NOW - 1_000)
+    pipeline.jira(jira_issue("jira:issue_deleted", "10001", "PROJ-1", timestamp=NOW))
 
     reply = pipeline.jira(created)
 
@@ -98,8 +102,8 @@ def test_late_create_after_delete_does_nothing(pipeline: Pipeline) -> None:
 
 
 def test_out_of_order_updates_keep_the_newest_value(pipeline: Pipeline) -> None:
-    newer = jira_issue("jira:issue_updated", "10001", "PROJ-1", tickets="102", timestamp=2_000)
-    older = jira_issue("jira:issue_updated", "10001", "PROJ-1", tickets="101", timestamp=1_000)
+    newer = jira_issue("jira:issue_updated", "10001", "PROJ-1", tickets="102", timestamp=NOW)
+    older = jira_issue("jira:issue_updated", "10001", "PROJ-1", tickets="101", timestamp=NOW - 1_000)
 
     pipeline.jira(newer)
     reply = pipeline.jira(older)
@@ -121,15 +125,28 @@ def test_replayed_delivery_does_no_new_work(pipeline: Pipeline) -> None:
     assert pipeline.posts() == 1
 
 
-def test_duplicate_deliveries_with_new_ids_post_once(pipeline: Pipeline) -> None:
-    body = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="101")
-    pipeline.jira(body)
-    second = pipeline.jira(body)
+def test_a_signed_body_replayed_under_a_new_delivery_id_does_no_new_work(pipeline: Pipeline) -> None:
+    """The delivery id header is not signed: the same signed body under another id is the same delivery."""
+    body = jira_issue("jira:issue_deleted", "10001", "PROJ-1")
+    first = pipeline.jira(body)
+    calls = len(pipeline.sandbox.calls)
+    for attempt in range(5):
+        again = pipeline.jira(body, delivery_id=f"forged-{attempt}")
+        assert again.status == 200 and again.body == {**first.body, "delivery_id": f"forged-{attempt}"}
+    assert len(pipeline.sandbox.calls) == calls
 
-    assert second.status == 200
-    assert second.body["unchanged"] == 1
-    assert pipeline.posts() == 1
-    assert pipeline.links() == [("10001", "101")]
+
+def test_a_signed_body_older_than_the_window_is_ignored(pipeline: Pipeline) -> None:
+    """A body Jira signed hours ago (a proxy log, a support bundle) is a replay, not a late delivery:
+    answered 200 (so Jira does not retry) and ignored, whatever it asks."""
+    old = jira_issue("jira:issue_deleted", "10001", "PROJ-1", timestamp=NOW - 7 * 3600 * 1000)
+    future = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="101", timestamp=NOW + 3600 * 1000)
+    late = jira_issue("jira:issue_created", "10001", "PROJ-1", tickets="101", timestamp=NOW - 1800 * 1000)
+
+    assert "a replay, not a delivery" in pipeline.jira(old).body["ignored"]
+    assert "in the future" in pipeline.jira(future).body["ignored"]
+    assert pipeline.sandbox.calls == []
+    assert pipeline.jira(late).body["created"] == 1  # half an hour late is within Jira's retries
 
 
 def test_other_jira_events_are_acknowledged_and_ignored(pipeline: Pipeline) -> None:

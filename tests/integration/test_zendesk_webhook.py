@@ -40,8 +40,9 @@ def test_issue_keys_are_resolved_once_per_container(jira_issues: Pipeline) -> No
     p.zendesk(zendesk_event("ticket.created", "501"))
     p.zendesk(zendesk_event("ticket.created", "502"))
 
-    jira_calls = [c.path for c in p.sandbox.calls_to("GET", "/rest/api/3/issue/")]
-    assert jira_calls == ["/rest/api/3/issue/PROJ-1", "/rest/api/3/issue/PROJ-3"]
+    searches = [c.body["jql"] for c in p.sandbox.calls_to("POST", "/rest/api/3/search/jql")]
+    assert searches == ["key in (PROJ-1)", "key in (PROJ-3)"]  # one search per event; PROJ-1 was known
+    assert p.sandbox.calls_to("GET", "/rest/api/3/issue/") == []
     assert p.links() == [("10001", "501"), ("10001", "502"), ("10003", "502")]
 
 

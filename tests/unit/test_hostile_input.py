@@ -28,7 +28,8 @@ from linksync import signatures
 from linksync.config import Secrets, Settings
 from linksync.errors import InvalidPayloadError, InvalidSignatureError
 from linksync.events import JiraAction, JiraEvent, ZendeskAction, ZendeskEvent, parse_jira, parse_zendesk
-from linksync.fields import MAX_TOKENS, parse_issue_keys, parse_ticket_ids
+from linksync.fields import MAX_TEXT, MAX_TOKENS, parse_issue_keys, parse_ticket_ids
+from linksync.inbound import parse_json
 from linksync.services import Services
 from linksync.webhook import JIRA, MAX_BODY_BYTES, ZENDESK, WebhookHandler
 from local.stack import http_api_event
@@ -217,6 +218,8 @@ zendesk_input = json_values | zendesk_payloads
 
 def _parse_or_error(parse: Any, payload: Any, **kwargs: str) -> Any:
     """The event, or the InvalidPayloadError; any other exception propagates and fails the test."""
+    if isinstance(payload, _Refused):
+        return payload.error
     try:
         return parse(payload, **kwargs)
     except InvalidPayloadError as e:
@@ -402,10 +405,17 @@ def test_parse_issue_keys_never_raises_and_returns_issue_keys(value: Any) -> Non
     assert all(isinstance(r, str) and len(r) <= 80 for r in parsed.rejected)
 
 
-def test_huge_fields_are_cut_at_the_limit() -> None:
-    """The bound is real: a field with thousands of good values yields exactly the first 200."""
-    assert parse_ticket_ids(_many_tokens("", 5_000, 0)).values == tuple(str(i + 1) for i in range(MAX_TOKENS))
-    assert len(parse_issue_keys(_many_tokens("PROJ-", 5_000, 2)).values) == MAX_TOKENS
+def test_a_field_over_the_limits_is_refused_whole_never_cut() -> None:
+    """Past the limits nothing is read: a cut would invent ids, and the first 200 of many would drop the
+    links of the rest. At the limit, everything is read."""
+    for many in (_many_tokens("", 5_000, 0), [str(i + 1) for i in range(MAX_TOKENS + 1)]):
+        parsed = parse_ticket_ids(many)
+        assert (parsed.values, parsed.rejected) == ((), ()) and parsed.refused
+    assert parse_issue_keys(_many_tokens("PROJ-", 5_000, 2)).refused
+    urls = " ".join(f"https://acme-support.zendesk.com/agent/tickets/{30000 + i}" for i in range(200))
+    assert len(urls) > MAX_TEXT and parse_ticket_ids(urls).values == ()  # ticket "300" is never invented
+    at_limit = parse_ticket_ids(" ".join(str(i + 1) for i in range(MAX_TOKENS)))
+    assert at_limit.refused is None and len(at_limit.values) == MAX_TOKENS
 
 
 # --------------------------------------------------------------------------- 3. signatures
@@ -713,9 +723,16 @@ SECRETS = Secrets(
 )
 
 
+class _NoIdempotency:
+    """Stands in for Powertools' idempotency record (tested on moto elsewhere): every delivery is new."""
+
+    def register_lambda_context(self, context: Any) -> None:
+        return None
+
+
 def _handler(source: str, sync: Any, dynamodb: Forbidden | None = None) -> WebhookHandler:
-    """The real handler on real Settings and Secrets; DynamoDB (the idempotency store) and the retry queue
-    are off limits."""
+    """The real handler on real Settings and Secrets; DynamoDB and the retry queue are off limits, so the
+    idempotency record is left out (an unsigned request must not reach it in any case)."""
     svc = Services(
         settings=SETTINGS,
         secrets=SECRETS,
@@ -726,7 +743,13 @@ def _handler(source: str, sync: Any, dynamodb: Forbidden | None = None) -> Webho
         zendesk=cast(Any, Forbidden("Zendesk client")),
         jira=cast(Any, Forbidden("Jira client")),
     )
-    return WebhookHandler(JIRA if source == "jira" else ZENDESK, lambda: svc, metrics=sync.metrics)
+    handler = WebhookHandler(JIRA if source == "jira" else ZENDESK, lambda: svc, metrics=sync.metrics)
+
+    def process(delivery: dict[str, Any], svc: Services, deadline: Any) -> dict[str, Any]:
+        return handler.source.handle(svc, delivery["event"], deadline, handler._annotate).as_dict()
+
+    handler._process_once = lambda svc: (process, _NoIdempotency())  # type: ignore[method-assign]
+    return handler
 
 
 def _assert_json_error(answer: Any, statuses: tuple[int, ...]) -> dict[str, Any]:
@@ -919,10 +942,10 @@ def test_signed_arbitrary_json_gets_2xx_or_a_json_400(
     # What the parser makes of the body as the handler sees it (json.loads of the raw bytes, NaN and all).
     if source == "jira":
         headers = signatures.sign_jira(raw, JIRA_SECRET)
-        expected = _parse_or_error(parse_jira, json.loads(raw), ticket_field=TICKET_FIELD)
+        expected = _parse_or_error(parse_jira, _read_json(raw), ticket_field=TICKET_FIELD)
     else:
         headers = signatures.sign_zendesk(raw, ZENDESK_SECRET)
-        expected = _parse_or_error(parse_zendesk, json.loads(raw), issue_field=ISSUE_FIELD)
+        expected = _parse_or_error(parse_zendesk, _read_json(raw), issue_field=ISSUE_FIELD)
     sync = AcceptingSync()
     event = http_api_event("POST", f"/webhooks/{source}", raw, headers, base64_encode=base64_encode)
 
@@ -936,6 +959,10 @@ def test_signed_arbitrary_json_gets_2xx_or_a_json_400(
         body = _assert_json_error(answer, (400,))
         assert body["error"] == expected.message
         assert sync.handled == []
+    elif isinstance(expected, JiraEvent) and _outside_the_window(expected):
+        assert answer["statusCode"] == 200, answer  # a replay: Jira must not retry it
+        assert json.loads(answer["body"])["ignored"]
+        assert sync.handled == []
     else:
         assert answer["statusCode"] == 200, answer
         assert answer["headers"]["Content-Type"] == "application/json"
@@ -943,6 +970,29 @@ def test_signed_arbitrary_json_gets_2xx_or_a_json_400(
         assert [repr(e) for e in sync.handled] == [repr(expected)]
     assert "SignatureFailures" not in sync.metrics.added
     assert len(sync.metrics.added) == 1  # the request's outcome, by source
+
+
+def _read_json(raw: bytes) -> Any:
+    """The payload as the handler reads it, or the 400 it answers (bodies nested too deeply among them)."""
+    try:
+        return parse_json(raw)
+    except InvalidPayloadError as e:
+        return _Refused(e)
+
+
+class _Refused:
+    """A payload the handler refuses before any parser sees it; parsing it re-raises the refusal."""
+
+    def __init__(self, error: InvalidPayloadError) -> None:
+        self.error = error
+
+
+def _outside_the_window(event: JiraEvent) -> bool:
+    """A signed Jira body older than the window (JIRA_EVENT_MAX_AGE_SECONDS), or from the future: ignored."""
+    if event.timestamp is None or event.action == "ignore":
+        return False
+    age = time.time() * 1000 - event.timestamp
+    return age > SETTINGS.jira_event_max_age * 1000 or age < -5 * 60 * 1000
 
 
 def _utf8(raw: bytes) -> bool:

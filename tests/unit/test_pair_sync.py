@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from linksync import errors
-from linksync.budget import ZendeskBudget
+from linksync.budget import CallBudget
 from linksync.decision import InFlight
 from linksync.desired import LinkSync
 from linksync.entities import Entities
@@ -91,6 +91,12 @@ class FakeZendesk:
 class FakeJira:
     def resolve_issue_id(self, key: str) -> JiraIssueRef:
         return JiraIssueRef(id=key.split("-")[1], key=key)
+
+    def known(self, key: str) -> bool:
+        return True
+
+    def resolve_keys(self, keys: Iterable[str]) -> None:
+        return None
 
 
 @dataclass
@@ -438,7 +444,7 @@ def test_a_failed_look_leaves_the_call_on_record(world: World) -> None:
 def test_the_zendesk_budget_queues_work_beyond_it(world: World) -> None:
     now = [600.0]  # the start of a minute
     table = world.stack.physical["LinksTable"]
-    world.pairs.budget = ZendeskBudget(table, 2, client=world.stack.dynamodb, clock=lambda: now[0])
+    world.pairs.budget = CallBudget(table, 2, client=world.stack.dynamodb, clock=lambda: now[0])
     for ticket in ("10", "11", "12"):
         world.want("1", ticket)
     deferred: list[tuple[Task[Any], float]] = []
@@ -463,12 +469,12 @@ def test_the_zendesk_budget_queues_work_beyond_it(world: World) -> None:
 
 
 def test_a_zero_budget_means_no_limit(world: World) -> None:
-    budget = ZendeskBudget(world.stack.physical["LinksTable"], 0, client=world.stack.dynamodb)
+    budget = CallBudget(world.stack.physical["LinksTable"], 0, client=world.stack.dynamodb)
     assert all(budget.take() is None for _ in range(1000))
 
 
 def test_settled_pairs_spend_no_budget(world: World) -> None:
-    world.pairs.budget = ZendeskBudget(world.stack.physical["LinksTable"], 1, client=world.stack.dynamodb)
+    world.pairs.budget = CallBudget(world.stack.physical["LinksTable"], 1, client=world.stack.dynamodb)
     world.want("1", "10")
     world.reconcile()
     assert world.reconcile().unchanged == 1  # no Zendesk call needed: the budget is not asked

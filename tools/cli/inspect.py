@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from linksync import errors
-from linksync.budget import ZendeskBudget
+from linksync.budget import CallBudget
 from linksync.jira import ISSUE_KEY_RE
 from linksync.ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord
 from linksync.reconcile.job import result
@@ -91,7 +91,7 @@ def _oldest_age(target: Target, url: str) -> int | None:
 
 def budget(target: Target, table: str) -> dict[str, Any]:
     per_minute = int(target.parameters.get("ZendeskCallsPerMinute") or 0)
-    used = ZendeskBudget(table, per_minute, client=target.dynamodb).used_this_minute()
+    used = CallBudget(table, per_minute, client=target.dynamodb).used_this_minute()
     return {"used_this_minute": used, "per_minute": per_minute or None}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ class World:
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> {id, tickets, deleted}
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {keys, deleted, manual}
     manual: set[tuple[str, str]] = field(default_factory=set)
-    clock: int = 1_700_000_000_000
+    clock: int = field(default_factory=lambda: int(time.time() * 1000) - 3_600_000)
     counter: int = 0
 
     def _tick(self) -> int:

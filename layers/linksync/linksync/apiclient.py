@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,7 +26,30 @@ from . import errors
 from .timing import DEFAULT_TIMEOUTS
 
 DEFAULT_TIMEOUT = DEFAULT_TIMEOUTS.http
-USER_AGENT = "zendesk-jira-linksync/0.1"
+USER_AGENT = "zendesk-jira-linksync/0.2"
+# A call cut short by a deadline still gets this long: less would only make it fail.
+MIN_CALL_SECONDS = 0.5
+_CALLS_END: ContextVar[float | None] = ContextVar("linksync_calls_end", default=None)
+
+
+@contextmanager
+def calls_end_by(end: float) -> Iterator[None]:
+    """Every vendor call made inside (in this thread) ends by ``end`` (``time.monotonic``): its connect and
+    read timeouts are cut to what is left, but never below MIN_CALL_SECONDS."""
+    token = _CALLS_END.set(end)
+    try:
+        yield
+    finally:
+        _CALLS_END.reset(token)
+
+
+def _bounded(timeout: float | tuple[float, float]) -> float | tuple[float, float]:
+    end = _CALLS_END.get()
+    if end is None:
+        return timeout
+    left = max(MIN_CALL_SECONDS, end - time.monotonic())
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return (min(connect, left), min(read, left))
 
 
 @dataclass(frozen=True)
@@ -186,7 +213,7 @@ class JsonApi:
                 method,
                 self.base_url + path,
                 auth=self._auth,
-                timeout=self._timeout,
+                timeout=_bounded(self._timeout),
                 allow_redirects=False,
                 **kwargs,
             )

@@ -58,6 +58,15 @@ class Settings:
     )
     # 0: no shared allowance
     zendesk_calls_per_minute: int = field(default=0, metadata=_env("ZENDESK_CALLS_PER_MINUTE"))
+    # The Jira calls per minute all functions together may make (0: no limit): resolving the keys a Zendesk
+    # field names is bounded by it.
+    jira_calls_per_minute: int = field(default=0, metadata=_env("JIRA_CALLS_PER_MINUTE"))
+    # How long a webhook may take to answer: its sender's patience (Zendesk waits about 10 s).
+    webhook_answer_seconds: float = field(default=5.0, metadata=_env("WEBHOOK_ANSWER_SECONDS"))
+    # A signed Jira body older than this is a replay, not a late delivery (Jira retries for ~30 minutes).
+    jira_event_max_age: float = field(default=6 * 3600.0, metadata=_env("JIRA_EVENT_MAX_AGE_SECONDS"))
+    # Only issues of these Jira projects are linked (comma-separated keys; empty: every project).
+    jira_projects: str = field(default="", metadata=_env("JIRA_PROJECTS"))
     # The reconcile job's continuation loop (a Step Functions state machine); empty where there is none.
     reconcile_state_machine_arn: str = field(default="", metadata=_env("RECONCILE_STATE_MACHINE_ARN"))
 
@@ -78,6 +87,11 @@ class Settings:
     @property
     def timeouts(self) -> Timeouts:
         return Timeouts(read=self.zendesk_timeout)
+
+    @property
+    def allowed_projects(self) -> frozenset[str]:
+        """The Jira projects whose issues may be linked; empty for all."""
+        return frozenset(p.strip().upper() for p in self.jira_projects.split(",") if p.strip())
 
 
 def _setting(declared: Field[Any], var: str, env: Mapping[str, str]) -> Any:

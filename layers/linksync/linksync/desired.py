@@ -14,18 +14,38 @@ import uuid
 from collections.abc import Callable
 
 from . import errors
-from .budget import ZendeskBudget
+from .budget import CallBudget
 from .decision import needs_work
 from .entities import Entities, Entity
 from .events import JiraEvent, ZendeskEvent
 from .fields import parse_issue_keys, parse_ticket_ids
-from .handoff import Handoff
+from .handoff import DeferReason, Handoff
 from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord, PairState
-from .operations import DeleteLink, Operation, Outcome, Purge, ReconcilePair, SyncTicket, Task
+from .operations import (
+    DeleteLink,
+    Operation,
+    Outcome,
+    Purge,
+    ReconcilePair,
+    RestoreTicket,
+    SyncTicket,
+    Task,
+)
 from .pair_sync import PairSync
 from .ports import JiraApi, ZendeskApi
 from .timing import Deadline, Timeouts
 from .zendesk import JiraLink
+
+KEYS_PER_SEARCH = 50
+
+
+class _Later(Exception):  # noqa: N818 - a signal, not an error
+    """The work must wait on the queue: the invocation's deadline, or a call budget."""
+
+    def __init__(self, why: DeferReason, delay: float) -> None:
+        super().__init__(why)
+        self.why: DeferReason = why
+        self.delay = delay
 
 
 class LinkSync:
@@ -40,7 +60,9 @@ class LinkSync:
         handoff: Handoff,
         zendesk_issue_field: str,
         timeouts: Timeouts,
-        budget: ZendeskBudget | None = None,
+        budget: CallBudget | None = None,
+        jira_budget: CallBudget | None = None,
+        projects: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.zendesk = zendesk
@@ -52,6 +74,8 @@ class LinkSync:
         self.zendesk_issue_field = str(zendesk_issue_field)
         self.timeouts = timeouts
         self.budget = budget
+        self.jira_budget = jira_budget
+        self.projects = projects
         self.clock = clock
 
     # ------------------------------------------------------------------ events
@@ -64,6 +88,10 @@ class LinkSync:
         if self.entities.is_tombstoned("issue", event.issue_id):
             return Outcome(ignored="issue was deleted")
         parsed = parse_ticket_ids(event.field_value)
+        if parsed.refused:
+            return self._refused("Jira", parsed.refused)
+        if not self._allowed(event.issue_key):
+            return Outcome(ignored=f"{event.issue_key} is in a project outside JIRA_PROJECTS")
         outcome = Outcome()
         if parsed.rejected:
             self.handoff.log.warning(
@@ -103,6 +131,8 @@ class LinkSync:
                 return self.purge(Task(op, task.attempts), deadline)
             case DeleteLink() as op:
                 return self.delete_link(Task(op, task.attempts))
+            case RestoreTicket() as op:
+                return self.restore_ticket(op.ticket_id, deadline)
 
     # ------------------------------------------------------------------ desired state
 
@@ -159,28 +189,40 @@ class LinkSync:
         outcome = Outcome()
         try:
             try:
-                wanted, version = self._read_ticket_field(ticket_id, outcome)
+                read = self._read_ticket_field(ticket_id, outcome, deadline)
             except errors.ZendeskNotFoundError:
                 return outcome.merge(Outcome(ignored="ticket not found in Zendesk"))
             except errors.ApiError as e:
                 return outcome.merge(self.handoff.failed(task, e))
-            pairs = self._set_field_claims("ticket", ticket_id, wanted, version) or []
+            except _Later as later:
+                return outcome.merge(self.handoff.defer(task, later.why, delay=later.delay))
+            if read is None:
+                return outcome
+            pairs = self._set_field_claims("ticket", ticket_id, *read) or []
         finally:
             self.entities.release_lock(lock, token)
         return outcome.merge(self.pairs.reconcile_all(pairs, deadline))
 
-    def _read_ticket_field(self, ticket_id: str, outcome: Outcome) -> tuple[dict[str, str], int]:
-        """The issues the ticket's field names now (issue id -> key), and the version of that read."""
+    def _read_ticket_field(
+        self, ticket_id: str, outcome: Outcome, deadline: Deadline
+    ) -> tuple[dict[str, str], int] | None:
+        """The issues the ticket's field names now (issue id -> key), and the version of that read; None
+        when the value is refused (over the limits), with why in ``outcome``."""
         ticket = self.zendesk.get_ticket(ticket_id)
         version = int(self.clock() * 1000)
         parsed = parse_issue_keys(ticket.field_value(self.zendesk_issue_field))
+        if parsed.refused:
+            outcome.ignored = self._refused("Zendesk", parsed.refused).ignored
+            return None
         if parsed.rejected:
             self.handoff.log.warning(
                 "ignoring values in the Zendesk issue field", extra={"rejected": parsed.rejected[:10]}
             )
             outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not Jira keys")
+        keys = [key for key in parsed.values if self._allowed(key, outcome)]
+        self._resolve(keys, deadline)
         wanted: dict[str, str] = {}
-        for key in parsed.values:
+        for key in keys:
             try:
                 ref = self.jira.resolve_issue_id(key)
             except errors.JiraNotFoundError:
@@ -189,6 +231,34 @@ class LinkSync:
                 continue
             wanted[ref.id] = ref.key
         return wanted, version
+
+    def _resolve(self, keys: list[str], deadline: Deadline) -> None:
+        """Look up the keys this container does not know, a search per 50, each within the Jira budget and
+        the deadline; what does not fit raises _Later (the ticket's sync waits on the queue)."""
+        unknown = [key for key in keys if not self.jira.known(key)]
+        for start in range(0, len(unknown), KEYS_PER_SEARCH):
+            if not deadline.has_time():
+                raise _Later("deadline", 0)
+            wait = self.jira_budget.take() if self.jira_budget is not None else None
+            if wait is not None:
+                raise _Later("budget", wait)
+            self.jira.resolve_keys(unknown[start : start + KEYS_PER_SEARCH])
+
+    def _allowed(self, issue_key: str, outcome: Outcome | None = None) -> bool:
+        """Whether the key's project may be linked (JIRA_PROJECTS; every project when it is empty)."""
+        project = issue_key.rsplit("-", 1)[0].upper()
+        if not self.projects or project in self.projects:
+            return True
+        if outcome is not None:
+            outcome.notes.append(f"{issue_key} is in a project outside JIRA_PROJECTS; not linked")
+        return False
+
+    def _refused(self, side: str, why: str) -> Outcome:
+        self.handoff.count("FieldRefused")
+        self.handoff.log.warning(
+            f"the {side} field is over the limits; its links are left as they are", extra={"why": why}
+        )
+        return Outcome(ignored=f"the {side} field was left as it is: {why}")
 
     def purge(self, task: Task[Purge], deadline: Deadline) -> Outcome:
         """An issue or ticket is gone: tombstone it and delete every link it has, ours or not."""

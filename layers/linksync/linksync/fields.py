@@ -3,6 +3,11 @@
 People type these by hand, so both parsers accept what people type (numbers, lists, comma or space
 separated text, pasted URLs) and set aside anything else as ``rejected`` for the caller to log. They never
 raise on odd input.
+
+A value over the limits (more than MAX_TEXT characters, or more than MAX_TOKENS items) is ``refused`` as a
+whole: nothing is read from it. Cutting it would invent ids (a cut inside ``https://x/agent/tickets/3001``
+reads as ticket 300), and acting on the first 200 items would delete the links of the rest as "no longer
+wanted". The caller leaves the field's links as they are and says why.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ _ISSUE_URL = re.compile(
 class Parsed:
     values: tuple[str, ...] = ()
     rejected: tuple[str, ...] = field(default=())
+    refused: str | None = None  # why the whole value was set aside (over the limits)
+
+
+class _TooLarge(Exception):  # noqa: N818 - a signal inside this module
+    pass
 
 
 def _tokens(value: Any, depth: int = 0) -> tuple[list[str], list[str]]:
@@ -40,7 +50,9 @@ def _tokens(value: Any, depth: int = 0) -> tuple[list[str], list[str]]:
         case float():
             return ([str(int(value))], []) if value.is_integer() and value > 0 else ([], [repr(value)])
         case str():
-            return [t for t in _SPLIT.split(value[:MAX_TEXT]) if t], []
+            if len(value) > MAX_TEXT:
+                raise _TooLarge(f"the field holds more than {MAX_TEXT:,} characters")
+            return [t for t in _SPLIT.split(value) if t], []
         case list() | tuple() if depth < 2:
             return _list_tokens(value, depth)
         case dict() if depth < 2 and ("value" in value or "name" in value):
@@ -54,9 +66,11 @@ def _option(value: dict[str, Any]) -> Any:
 
 
 def _list_tokens(values: list[Any] | tuple[Any, ...], depth: int) -> tuple[list[str], list[str]]:
+    if len(values) > MAX_TOKENS:
+        raise _TooLarge(f"the field lists more than {MAX_TOKENS} items")
     tokens: list[str] = []
     rejected: list[str] = []
-    for item in values[:MAX_TOKENS]:
+    for item in values:
         t, r = _tokens(_option(item) if isinstance(item, dict) else item, depth + 1)
         tokens += t
         rejected += r
@@ -64,9 +78,14 @@ def _list_tokens(values: list[Any] | tuple[Any, ...], depth: int) -> tuple[list[
 
 
 def _parse(value: Any, patterns: tuple[re.Pattern[str], ...], normalize: Any) -> Parsed:
-    tokens, rejected = _tokens(value)
+    try:
+        tokens, rejected = _tokens(value)
+        if len(tokens) > MAX_TOKENS:
+            raise _TooLarge(f"the field lists more than {MAX_TOKENS} items")
+    except _TooLarge as e:
+        return Parsed(refused=str(e))
     seen: dict[str, None] = {}
-    for token in tokens[:MAX_TOKENS]:
+    for token in tokens:
         for pattern in patterns:
             match = pattern.match(token)
             if match:

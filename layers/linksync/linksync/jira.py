@@ -10,7 +10,9 @@ an issue that exists).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +45,16 @@ _MISSING_RE = re.compile(
 )
 _INVALID_KEY_RE = re.compile(r"The issue key '([^']*)' for field '[^']*' is invalid", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+MISS_TTL_SECONDS = 600.0
+
+
+def _remember[V](cache: dict[str, V], key: str, value: V, size: int) -> None:
+    """Put ``key`` in a cache of at most ``size`` entries, dropping the oldest."""
+    if len(cache) >= size:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 def api_token_auth(email: str, api_token: str) -> BasicTokenAuth:
@@ -150,6 +162,9 @@ class JiraClient:
         self._api = JsonApi(base_url, auth, JIRA_ERRORS, session=session, timeout=timeout)
         self._cache: dict[str, JiraIssueRef] = {}
         self._cache_size = cache_size
+        # Keys no issue answers to, until when (``time.monotonic``): a typo in a busy ticket's field must not
+        # cost a Jira call on every event, yet an issue created later is found within MISS_TTL_SECONDS.
+        self._missing: dict[str, float] = {}
 
     @property
     def base_url(self) -> str:
@@ -167,15 +182,38 @@ class JiraClient:
             raise errors.JiraError("unexpected issue object in response", body=data)
         return JiraIssueRef(id=str(data["id"]), key=str(data.get("key") or key))
 
+    def resolve_keys(self, keys: Iterable[str]) -> None:
+        """Find many keys at once (one search per 50) and remember what each names, or that it names nothing.
+        A key the search does not answer under (a moved issue, a typo) is asked on its own: Jira follows a
+        move, and a miss is remembered."""
+        wanted = [k for k in dict.fromkeys(keys) if ISSUE_KEY_RE.match(k) and not self.known(k)]
+        if not wanted:
+            return
+        for issue in self.find_issues(keys=wanted):
+            _remember(self._cache, issue.key.upper(), JiraIssueRef(issue.id, issue.key), self._cache_size)
+        for key in wanted:
+            if not self.known(key):
+                with contextlib.suppress(errors.JiraNotFoundError):
+                    self.resolve_issue_id(key)
+
+    def known(self, key: str) -> bool:
+        """True when resolving ``key`` needs no call: this container found it, or found it missing lately."""
+        return key in self._cache or self._missing.get(key, 0.0) > time.monotonic()
+
     def resolve_issue_id(self, key: str) -> JiraIssueRef:
-        """The issue for a key, from the cache when this container has seen it."""
+        """The issue for a key, from the cache when this container has seen it (or seen it missing lately:
+        JiraNotFoundError again, without a call)."""
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        ref = self.get_issue(key)
-        if len(self._cache) >= self._cache_size:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[key] = ref
+        if self._missing.get(key, 0.0) > time.monotonic():
+            raise errors.JiraNotFoundError(f"no issue {key} (remembered)", status=404)
+        try:
+            ref = self.get_issue(key)
+        except errors.JiraNotFoundError:
+            _remember(self._missing, key, time.monotonic() + MISS_TTL_SECONDS, self._cache_size)
+            raise
+        _remember(self._cache, key, ref, self._cache_size)
         return ref
 
     # -- search

@@ -27,8 +27,11 @@ Metric = Literal[
     "DeadLettered",
     "ZendeskRateLimited",
     "JiraRateLimited",
-    # the Zendesk call budget: one per call made
+    # the call budgets: one per call made
     "ZendeskCalls",
+    "JiraCalls",
+    # a field value over the limits, left as it is
+    "FieldRefused",
     # webhooks, by source and outcome
     "JiraWebhookAccepted",
     "JiraWebhookIgnored",

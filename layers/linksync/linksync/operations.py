@@ -74,6 +74,21 @@ class SyncTicket:
 
 
 @dataclass(frozen=True)
+class RestoreTicket:
+    """A soft-deleted ticket is back: lift its tombstone and bring back the links its fields still want."""
+
+    ticket_id: str
+    kind: ClassVar[str] = "restore_ticket"
+
+    def fields(self) -> dict[str, Any]:
+        return {"ticket_id": self.ticket_id}
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> RestoreTicket:
+        return cls(_text(data, "ticket_id"))
+
+
+@dataclass(frozen=True)
 class Purge:
     """An issue or ticket is gone: delete every link it has. ``keep_owners`` for a ticket that may return."""
 
@@ -113,9 +128,9 @@ class DeleteLink:
         return cls(int(text), str(data.get("issue_id", "")), str(data.get("ticket_id", "")))
 
 
-Operation = ReconcilePair | SyncTicket | Purge | DeleteLink
-_KINDS: dict[str, type[ReconcilePair] | type[SyncTicket] | type[Purge] | type[DeleteLink]] = {
-    cls.kind: cls for cls in (ReconcilePair, SyncTicket, Purge, DeleteLink)
+Operation = ReconcilePair | SyncTicket | RestoreTicket | Purge | DeleteLink
+_KINDS: dict[str, type[ReconcilePair | SyncTicket | RestoreTicket | Purge | DeleteLink]] = {
+    cls.kind: cls for cls in (ReconcilePair, SyncTicket, RestoreTicket, Purge, DeleteLink)
 }
 
 

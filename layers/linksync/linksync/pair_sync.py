@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import errors
-from .budget import ZendeskBudget
+from .budget import CallBudget
 from .decision import (
     CALLS_ZENDESK,
     Action,
@@ -66,7 +66,7 @@ class PairSync:
         ledger: Ledger,
         handoff: Handoff,
         timeouts: Timeouts,
-        budget: ZendeskBudget | None = None,
+        budget: CallBudget | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.zendesk = zendesk

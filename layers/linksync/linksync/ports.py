@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from .jira import JiraIssueRef
@@ -27,6 +27,8 @@ class ZendeskApi(Protocol):
 
 class JiraApi(Protocol):
     def resolve_issue_id(self, key: str) -> JiraIssueRef: ...
+    def known(self, key: str) -> bool: ...
+    def resolve_keys(self, keys: Iterable[str]) -> None: ...
 
 
 class MetricsSink(Protocol):

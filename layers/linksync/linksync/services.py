@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import jira, zendesk
-from .budget import ZendeskBudget
+from .budget import CallBudget
 from .config import Secrets, Settings
 from .desired import LinkSync
 from .entities import Entities
@@ -52,9 +52,12 @@ def build_services(
     logger: Any = None,
 ) -> Services:
     import boto3
+    from botocore.config import Config
 
-    dynamodb = dynamodb or boto3.client("dynamodb")
-    sqs = sqs or boto3.client("sqs")
+    # A webhook answers within seconds: the SDK may not spend them retrying (a failure is handled as one).
+    aws = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+    dynamodb = dynamodb or boto3.client("dynamodb", config=aws)
+    sqs = sqs or boto3.client("sqs", config=aws)
     timeouts = settings.timeouts
     zendesk_client = zendesk.ZendeskClient(
         settings.zendesk_base_url,
@@ -80,7 +83,7 @@ def build_services(
     )
     handoff = Handoff(queue, metrics=metrics, logger=logger)
     ledger = Ledger(settings.links_table_name, client=dynamodb)
-    budget = ZendeskBudget(
+    budget = CallBudget(
         settings.links_table_name,
         settings.zendesk_calls_per_minute,
         client=dynamodb,
@@ -97,6 +100,14 @@ def build_services(
         zendesk_issue_field=settings.zendesk_issue_field,
         timeouts=timeouts,
         budget=budget,
+        jira_budget=CallBudget(
+            settings.links_table_name,
+            settings.jira_calls_per_minute,
+            name="jira",
+            client=dynamodb,
+            on_call=lambda: handoff.count("JiraCalls"),
+        ),
+        projects=settings.allowed_projects,
     )
     return Services(
         settings=settings,

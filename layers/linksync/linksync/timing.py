@@ -8,6 +8,9 @@ waits or hurries in this package reads them from a :class:`Timeouts`:
   slack for a busy server: the soak found one margin too thin).
 - ``reserve``: an invocation that has less than two slow calls' worth of time left queues its work rather
   than starting a call that Lambda's timeout could cut off half way.
+- A webhook answers within its sender's patience (``webhook_answer_seconds``, 5 s by default: Zendesk
+  gives up after about 10): its deadline is the earlier of the two, every vendor call it makes is cut to
+  what is left (:func:`linksync.apiclient.calls_end_by`), and what does not fit goes to the retry queue.
 
 An invocation's own time limit travels as a :class:`Deadline`, passed explicitly to whatever must watch it.
 """
@@ -68,8 +71,18 @@ class Deadline:
     reserve: float = DEFAULT_TIMEOUTS.reserve
 
     def has_time(self) -> bool:
-        """True while another pair (a look and a change) can still finish before the invocation ends."""
+        """True while another step (a pair's look and change, by default) can still finish in time."""
         return self.remaining() >= self.reserve
+
+    def ends_at(self) -> float:
+        """The end, on the ``time.monotonic`` clock."""
+        return time.monotonic() + self.remaining()
+
+    def within(self, seconds: float, *, reserve: float) -> Deadline:
+        """This deadline, or ``seconds`` from now if that comes first (a sender's patience), keeping
+        ``reserve`` in hand."""
+        end = time.monotonic() + seconds
+        return Deadline(lambda: min(self.remaining(), end - time.monotonic()), reserve)
 
     @classmethod
     def of(cls, context: Any, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Deadline:
@@ -81,8 +94,3 @@ class Deadline:
     @classmethod
     def unlimited(cls) -> Deadline:
         return cls(lambda: float("inf"))
-
-    @classmethod
-    def after(cls, seconds: float, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Deadline:
-        end = time.monotonic() + seconds
-        return cls(lambda: end - time.monotonic(), timeouts.reserve)

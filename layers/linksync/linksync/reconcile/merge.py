@@ -56,52 +56,37 @@ class Merger:
     # ------------------------------------------------------------------ reading a chunk
 
     def _next_chunk(self, job: JobState) -> tuple[Chunk, str | None]:
+        """The pairs after the cursor that every stream has complete, and the new cursor (None: the end)."""
         pages = {kind: self.store.stream(job.job_id, kind, job.cursor, CHUNK) for kind in KINDS}
         bounds = [_safe_bound(kind, sks) for kind, sks in pages.items() if len(sks) >= CHUNK]
         upto = min(bounds) if bounds else None
-        named: dict[str, set[tuple[str, str]]] = {kind: set() for kind in KINDS}
-        links: dict[tuple[str, str], list[int]] = {}
-        for kind, sks in pages.items():
-            for sk in sks:
-                if upto is not None and pair_key(sk) > upto:
-                    continue
-                pair = unpair(sk)
-                named[kind].add(pair)
-                if kind == "L":
-                    links.setdefault(pair, []).append(int(sk.split("#")[3]))
+        named, links = _collect(pages, upto)
         pairs = sorted(set().union(*named.values()), key=lambda p: (pad(p[0]), pad(p[1])))
         wanted = [f"{k}#{pad(i)}" for i, _ in pairs for k in ("I", "V")] + [f"T#{pad(t)}" for _, t in pairs]
-        facts = self.store.get(job.job_id, wanted)
         sources = [f"{k}#{pad(i)}#{pad(t)}" for i, t in pairs for k in ("J", "Z", "R")]
-        keys = {
-            unpair(sk): str(item.get("key", "")) for sk, item in self.store.get(job.job_id, sources).items()
-        }
+        found = self.store.get(job.job_id, sources)
         chunk = Chunk(
             pairs=pairs,
             named=named,
-            links={p: tuple(sorted(ids)) for p, ids in links.items()},
-            keys=keys,
-            facts=facts,
+            links=links,
+            keys={unpair(sk): str(item.get("key", "")) for sk, item in found.items()},
+            facts=self.store.get(job.job_id, wanted),
             states=self.ledger.pair_states(pairs),
         )
-        last = f"{pad(pairs[-1][0])}#{pad(pairs[-1][1])}" if pairs else None
-        return chunk, (upto if upto is not None else (last if bounds else None))
+        return chunk, upto
 
     def _judge(self, job: JobState, chunk: Chunk, pair: tuple[str, str]) -> Verdict:
         issue_id, ticket_id = pair
         issue = chunk.facts.get(f"I#{pad(issue_id)}")
-        checked = chunk.facts.get(f"V#{pad(issue_id)}")
         ticket = chunk.facts.get(f"T#{pad(ticket_id)}")
         state = chunk.states[pair]
         full = job.since is None
         seen = Observed(
-            jira=(pair in chunk.named["J"]) if full or issue is not None else None,
-            zendesk=(pair in chunk.named["Z"]) if full or ticket is not None else None,
+            jira=(pair in chunk.named["J"]) if _read(full, issue) else None,
+            zendesk=(pair in chunk.named["Z"]) if _read(full, ticket) else None,
             links=chunk.links.get(pair, ()),
-            issue_live=bool(checked["live"])
-            if checked
-            else (issue is not None or not _tombstoned(state, "issue")),
-            ticket_live=not ticket["deleted"] if ticket else not _tombstoned(state, "ticket"),
+            issue_live=_issue_live(issue, chunk.facts.get(f"V#{pad(issue_id)}"), state),
+            ticket_live=not ticket["deleted"] if ticket else not state.tombstoned_ticket,
         )
         return judge(seen, state.record)
 
@@ -179,5 +164,27 @@ def _safe_bound(kind: str, sks: list[str]) -> str:
     return earlier[-1] if earlier else last
 
 
-def _tombstoned(state: PairState, side: Entity) -> bool:
-    return state.tombstoned_issue if side == "issue" else state.tombstoned_ticket
+def _collect(
+    pages: dict[str, list[str]], upto: str | None
+) -> tuple[dict[str, set[tuple[str, str]]], dict[tuple[str, str], tuple[int, ...]]]:
+    """The pairs each kind names up to ``upto`` (all of them when None), and the link ids of the L# ones."""
+    named: dict[str, set[tuple[str, str]]] = {kind: set() for kind in KINDS}
+    links: dict[tuple[str, str], list[int]] = {}
+    for kind, sks in pages.items():
+        for sk in (sk for sk in sks if upto is None or pair_key(sk) <= upto):
+            named[kind].add(unpair(sk))
+            if kind == "L":
+                links.setdefault(unpair(sk), []).append(int(sk.split("#")[3]))
+    return named, {pair: tuple(sorted(ids)) for pair, ids in links.items()}
+
+
+def _read(full: bool, fact: dict[str, Any] | None) -> bool:
+    """Whether the job read this side's field: in a full job always, else when it read the entity, and
+    never when the field was over the limits (the ledger's owners stand in for it then)."""
+    return (full or fact is not None) and not (fact or {}).get("refused")
+
+
+def _issue_live(issue: dict[str, Any] | None, checked: dict[str, Any] | None, state: PairState) -> bool:
+    if checked is not None:
+        return bool(checked["live"])  # the job asked Jira
+    return issue is not None or not state.tombstoned_issue

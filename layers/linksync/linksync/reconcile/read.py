@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import errors
-from ..budget import ZendeskBudget
+from ..budget import CallBudget
 from ..entities import Entities
-from ..fields import parse_issue_keys, parse_ticket_ids
+from ..fields import Parsed, parse_issue_keys, parse_ticket_ids
 from ..jira import JiraClient, JiraIssue
-from ..ledger import Ledger
+from ..ledger import Ledger, LinkRecord
 from ..zendesk import ExportedTicket, ZendeskClient
 from .store import JobState, JobStore, pad, pair_sk
 
@@ -57,7 +57,7 @@ class Reader:
     entities: Entities
     jira_ticket_field: str
     zendesk_issue_field: str
-    budget: ZendeskBudget | None
+    budget: CallBudget | None
     clock: Callable[[], float]
     missing_keys: set[str] = field(default_factory=set)  # keys no issue answers to, for this invocation
 
@@ -80,16 +80,7 @@ class Reader:
         )
         items: dict[str, dict[str, Any]] = {}
         for issue in page.issues:
-            items[f"I#{pad(issue.id)}"] = {
-                "seen": True,
-                "live": True,
-                "key": issue.key,
-                "v": issue.updated_ms,
-            }
-            tickets = parse_ticket_ids(issue.field(self.jira_ticket_field)).values
-            items |= {pair_sk("J", issue.id, t): {"key": issue.key} for t in tickets}
-            if job.apply:
-                self.entities.swap_field("issue", issue.id, set(tickets), _version(issue.updated_ms, job))
+            items |= self._issue_items(job, issue)
         self.store.put(job.job_id, items)
         job.cursor = page.next_page_token
         if job.cursor is None:
@@ -113,19 +104,39 @@ class Reader:
         if page.end_of_stream or not page.after_cursor or not page.tickets:
             job.phase, job.cursor = "links", None
 
+    def _issue_items(self, job: JobState, issue: JiraIssue) -> dict[str, dict[str, Any]]:
+        parsed = parse_ticket_ids(issue.field(self.jira_ticket_field))
+        refused = parsed.refused is not None  # not read: the ledger's owners stand in for it (see merge)
+        fact = {"seen": True, "live": True, "key": issue.key, "v": issue.updated_ms, "refused": refused}
+        items = {f"I#{pad(issue.id)}": fact}
+        items |= {pair_sk("J", issue.id, t): {"key": issue.key} for t in parsed.values}
+        if job.apply and not refused:
+            self.entities.swap_field("issue", issue.id, set(parsed.values), _version(issue.updated_ms, job))
+        return items
+
     def _ticket_items(self, job: JobState, tickets: list[ExportedTicket]) -> dict[str, dict[str, Any]]:
-        keys_of = {t.id: parse_issue_keys(t.field_value(self.zendesk_issue_field)).values for t in tickets}
-        found = self._resolve({k for t in tickets if not t.deleted for k in keys_of[t.id]})
+        parsed = {t.id: parse_issue_keys(t.field_value(self.zendesk_issue_field)) for t in tickets}
+        found = self._resolve({k for t in tickets if not t.deleted for k in parsed[t.id].values})
         items: dict[str, dict[str, Any]] = {
             f"V#{pad(i.id)}": {"live": True, "key": i.key} for i in found.values()
         }
         for ticket in tickets:
-            items[f"T#{pad(ticket.id)}"] = {"deleted": ticket.deleted, "v": ticket.updated_ms}
-            named = [found[k] for k in keys_of[ticket.id] if k in found and not ticket.deleted]
-            items |= {pair_sk("Z", issue.id, ticket.id): {"key": issue.key} for issue in named}
-            if job.apply and not ticket.deleted:
-                version = _version(ticket.updated_ms, job)
-                self.entities.swap_field("ticket", ticket.id, {i.id for i in named}, version)
+            items |= self._one_ticket(job, ticket, parsed[ticket.id], found)
+        return items
+
+    def _one_ticket(
+        self, job: JobState, ticket: ExportedTicket, parsed: Parsed, found: dict[str, JiraIssue]
+    ) -> dict[str, dict[str, Any]]:
+        refused = parsed.refused is not None
+        fact = {"deleted": ticket.deleted, "v": ticket.updated_ms, "refused": refused}
+        items: dict[str, dict[str, Any]] = {f"T#{pad(ticket.id)}": fact}
+        if ticket.deleted or refused:
+            return items
+        named = [found[k] for k in parsed.values if k in found]
+        items |= {pair_sk("Z", issue.id, ticket.id): {"key": issue.key} for issue in named}
+        if job.apply:
+            version = _version(ticket.updated_ms, job)
+            self.entities.swap_field("ticket", ticket.id, {i.id for i in named}, version)
         return items
 
     def _resolve(self, keys: set[str]) -> dict[str, JiraIssue]:
@@ -197,24 +208,29 @@ class Reader:
     # ------------------------------------------------------------------ the ledger's own pairs
 
     def ledger_pairs(self, job: JobState) -> None:
-        if job.since is None:
-            start = json.loads(job.cursor) if job.cursor else None
-            records, after = self.ledger.pairs_page(start)
-            job.cursor = json.dumps(after) if after else None
-        else:
-            kind, last = _split_cursor(job.cursor, default="T")
-            entities = self.store.items(job.job_id, kind, last, ENTITY_PAGE)
-            ids = [str(int(e["sk"].split("#")[1])) for e in entities]
-            lookup = self.ledger.links_for_ticket if kind == "T" else self.ledger.links_for_issue
-            records = [rec for entity_id in ids for rec in lookup(entity_id)]
-            job.cursor = (
-                f"{kind}#{entities[-1]['sk'].split('#')[1]}" if entities else ("I#" if kind == "T" else None)
-            )
+        records = self._all_ledger_pairs(job) if job.since is None else self._ledger_pairs_of_changed(job)
         self.store.put(
             job.job_id, {pair_sk("R", r.issue_id, r.ticket_id): {"key": r.issue_key} for r in records}
         )
         if job.cursor is None:
             job.phase = "merge"
+
+    def _all_ledger_pairs(self, job: JobState) -> list[LinkRecord]:
+        records, after = self.ledger.pairs_page(json.loads(job.cursor) if job.cursor else None)
+        job.cursor = json.dumps(after) if after else None
+        return records
+
+    def _ledger_pairs_of_changed(self, job: JobState) -> list[LinkRecord]:
+        """The ledger's pairs of the tickets (T#), then the issues (I#), the job read."""
+        kind, last = _split_cursor(job.cursor, default="T")
+        entities = self.store.items(job.job_id, kind, last, ENTITY_PAGE)
+        lookup = self.ledger.links_for_ticket if kind == "T" else self.ledger.links_for_issue
+        records = [rec for e in entities for rec in lookup(str(int(e["sk"].split("#")[1])))]
+        if entities:
+            job.cursor = f"{kind}#{entities[-1]['sk'].split('#')[1]}"
+        else:
+            job.cursor = "I#" if kind == "T" else None
+        return records
 
     def _spend(self, why: str) -> None:
         wait = self.budget.take() if self.budget is not None else None
