@@ -51,6 +51,8 @@ class FunctionPool:
         fate: Fate = self._reaper.fate()
         module = fresh_handler_module(self.logical_id)
         module.FATE = fate  # type: ignore[attr-defined]  # the process's own fate, beside its globals
+        # Thousands of invocations: no EMF lines (Powertools prints every 100 values even when disabled).
+        module.metrics.add_metric = lambda *_, **__: None
         watch = self._reaper.watch_client
         module.SERVICES.override(
             build_services(

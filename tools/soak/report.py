@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+ANSWER_GOAL_SECONDS = 5.0
+
 
 @dataclass
 class SoakConfig:
@@ -44,6 +46,7 @@ class SoakReport:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     retry_batches: int = 0
     crashed_batches: int = 0
+    answer_seconds: list[float] = field(default_factory=list)
     kills: Counter[str] = field(default_factory=Counter)
     cold_starts: int = 0
     seconds: float = 0.0
@@ -52,6 +55,16 @@ class SoakReport:
     @property
     def transient_dead_letters(self) -> list[dict[str, Any]]:
         return [d for d in self.dead_letters if d.get("reason", {}).get("retryable")]
+
+    def answer_percentile(self, share: float) -> float:
+        """How long the webhooks took to answer: the ``share`` quantile (0.5, 0.99) of every delivery."""
+        times = sorted(self.answer_seconds)
+        return times[min(len(times) - 1, int(share * len(times)))] if times else 0.0
+
+    @property
+    def slow_answers(self) -> bool:
+        """The p99 answer took longer than the sender's patience allows (5 s)."""
+        return self.answer_percentile(0.99) > ANSWER_GOAL_SECONDS
 
     @property
     def ok(self) -> bool:
@@ -62,6 +75,7 @@ class SoakReport:
             or self.ledger_mismatches
             or self.transient_dead_letters
             or self.sender_gave_up
+            or self.slow_answers
         )
 
     def figure_line(self) -> str:
@@ -72,7 +86,8 @@ class SoakReport:
             f"faults, {sum(self.kills.values())} processes killed: {len(self.lost)} lost, "
             f"{len(self.duplicates)} duplicates, {len(self.orphans)} orphans, "
             f"{len(self.transient_dead_letters)} transient failures dead-lettered "
-            f"({self.deliveries} deliveries, {per_change:.2f} Zendesk calls per link change)"
+            f"({self.deliveries} deliveries, answer p99 {self.answer_percentile(0.99):.2f}s, "
+            f"{per_change:.2f} Zendesk calls per link change)"
         )
 
     def lines(self) -> list[str]:
@@ -83,6 +98,9 @@ class SoakReport:
             f"deliveries sent            {self.deliveries} ({self.duplicates_sent} duplicates, "
             f"{self.redeliveries} redeliveries after 5xx/409)",
             f"webhook answers            {answers}",
+            f"answer time                p50 {self.answer_percentile(0.5):.2f}s, "
+            f"p99 {self.answer_percentile(0.99):.2f}s, max {max(self.answer_seconds, default=0):.2f}s "
+            f"(goal: p99 at most {ANSWER_GOAL_SECONDS:g}s); senders that gave up: {self.sender_gave_up}",
             f"Zendesk/Jira faults        {sum(self.zendesk_faults.values())} "
             f"{json.dumps(dict(sorted(self.zendesk_faults.items())))}",
             f"AWS faults                 {sum(self.aws_faults.values())} "

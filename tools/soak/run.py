@@ -130,8 +130,11 @@ class _Sender:
         self.lock = threading.Lock()
 
     def deliver(self, d: Delivery) -> None:
+        started = time.monotonic()
         status = _send(self.pools, d)
+        took = time.monotonic() - started
         with self.lock:
+            self.report.answer_seconds.append(took)
             self.report.deliveries += 1
             self.report.answers[status] += 1
             if status >= 500 or status == 409:
