@@ -2,12 +2,18 @@
 
 It follows the documented shapes (Zendesk's "Jira links" API reference at
 https://developer.zendesk.com/api-reference/ticketing/jira/links/, Zendesk's incremental exports, Jira
-Cloud REST v3): state in memory, cursor pagination on the v2 list, since_id/limit on the deprecated list,
-201/204/404 as documented, auth checked. Jira's enhanced search (``/rest/api/3/search/jql``, a small JQL
-subset) is in ``local.vendors_jira``; the cursor-based incremental ticket export (with its one-minute lag
-and 10 requests a minute) in ``local.vendors_zendesk``. Faults can be switched on for the next N calls or at
-a random rate, so tests and local runs can drive every error path: 500, 503, 429 with Retry-After, slow
-answers, dropped connections and "lost" answers (the change is applied, then the answer fails).
+Cloud REST v2 and v3): state in memory, cursor pagination on the v2 list, since_id/limit on the deprecated
+list (``limit`` capped at ``deprecated_limit_cap``, 1000 by default), 201/204/404 as documented, auth
+checked (schemes in any case, as HTTP defines them). It answers real clients as well as ours: ``.json``
+suffixes on every Zendesk route (zenpy sends them), ``filter[...]`` parameters other than
+``filter[ticket_id]`` and out-of-range ``page[size]``/``page[after]`` refused with 400 (never ignored: an
+ignored filter lists every link), 405 with ``Allow`` for a method a known path does not serve, and Jira's
+``serverInfo`` and ``field`` (pycontribs ``jira`` reads them). Jira's enhanced search
+(``/rest/api/{2,3}/search/jql``, a small JQL subset) is in ``local.vendors_jira``; the cursor-based
+incremental ticket export (with its one-minute lag and 10 requests a minute) in ``local.vendors_zendesk``.
+Faults can be switched on for the next N calls or at a random rate, so tests and local runs can drive every
+error path: 500, 503, 429 with Retry-After, slow answers, dropped connections and "lost" answers (the
+change is applied, then the answer fails).
 
 Time comes from ``clock`` (``time.time`` by default) plus whatever ``advance(seconds)`` added, so tests
 move time forward without sleeping: it stamps tickets' ``updated_at``, issues' ``updated``, links'
@@ -48,6 +54,10 @@ JIRA_NOT_FOUND: Reply = (
     {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}},
     {},
 )
+ZENDESK_NO_ROUTE: Reply = (404, {"error": "InvalidEndpoint", "description": "Not found"}, {})
+ZENDESK_NOT_ALLOWED: Reply = (405, {"error": "MethodNotAllowed", "description": "Method not allowed"}, {})
+JIRA_NO_ROUTE: Reply = (404, {"errorMessages": ["Not found"], "errors": {}}, {})
+JIRA_NOT_ALLOWED: Reply = (405, {"errorMessages": ["Method not allowed"], "errors": {}}, {})
 
 
 @dataclass
@@ -126,6 +136,7 @@ class VendorSandbox:
         allow_duplicates: bool = False,
         clock: Callable[[], float] = time.time,
         export_requests_per_minute: int = zd.EXPORT_REQUESTS_PER_MINUTE,
+        deprecated_limit_cap: int = zd.LINKS_MAX_PAGE_SIZE,
     ) -> None:
         self.zendesk_email = zendesk_email
         self.zendesk_token = zendesk_token
@@ -134,6 +145,8 @@ class VendorSandbox:
         self.jira_token = jira_token
         self.slow_seconds = slow_seconds
         self.allow_duplicates = allow_duplicates
+        # The most links one page of GET /api/services/jira/links holds, whatever `limit` asks for.
+        self.deprecated_limit_cap = deprecated_limit_cap
         self.state = SandboxState()
         self.calls: list[RecordedCall] = []
         self.faults_injected: dict[str, int] = {}
@@ -333,31 +346,39 @@ class VendorSandbox:
         """Route one API request; returns (status, JSON body or None, extra headers)."""
         request = Request(method, path, query, body, base)
         if path.startswith("/rest/api/"):
-            if not self._jira_authorized(headers):
+            # serverInfo "can be accessed anonymously"; wrong credentials are refused there too.
+            anonymous = "authorization" not in headers and jira.SERVER_INFO_RE.match(path) is not None
+            if not (anonymous or self._jira_authorized(headers)):
                 return 401, {"errorMessages": ["You are not authenticated."], "errors": {}}, {}
-            return self._route(
-                self._jira_routes, request, (404, {"errorMessages": ["Not found"], "errors": {}}, {})
-            )
+            return self._route(self._jira_routes, request, JIRA_NO_ROUTE, JIRA_NOT_ALLOWED)
         if not self._zendesk_authorized(headers):
             return 401, {"error": "Couldn't authenticate you"}, {}
-        return self._route(
-            self._zendesk_routes, request, (404, {"error": "InvalidEndpoint", "description": "Not found"}, {})
-        )
+        return self._route(self._zendesk_routes, request, ZENDESK_NO_ROUTE, ZENDESK_NOT_ALLOWED)
 
-    def _route(self, routes: list[Route], request: Request, otherwise: Reply) -> Reply:
+    def _route(self, routes: list[Route], request: Request, no_route: Reply, not_allowed: Reply) -> Reply:
+        """The route for the path and method; 405 (with ``Allow``) when only the method is unknown."""
+        allowed: set[str] = set()
         with self._lock:
             for route in routes:
                 m = route.pattern.match(request.path)
-                if m and route.method == request.method:
+                if m is None:
+                    continue
+                if route.method == request.method:
                     return route.handler(replace(request, match=m))
-        return otherwise
+                allowed.add(route.method)
+        if not allowed:
+            return no_route
+        status, body, _ = not_allowed
+        return status, body, {"Allow": ", ".join(sorted(allowed))}
 
     def _make_zendesk_routes(self) -> list[Route]:
-        link = re.compile(r"^/api/services/jira/links/(\d+)$")
+        # Every route also answers with a .json suffix, as Zendesk does (zenpy always sends one).
+        links = re.compile(r"^/api/services/jira/links(?:\.json)?$")
+        link = re.compile(r"^/api/services/jira/links/(\d+)(?:\.json)?$")
         return [
-            Route("GET", re.compile(r"^/api/v2/jira/links$"), self._list_v2),
-            Route("GET", re.compile(r"^/api/services/jira/links$"), self._list_deprecated),
-            Route("POST", re.compile(r"^/api/services/jira/links$"), self._create),
+            Route("GET", re.compile(r"^/api/v2/jira/links(?:\.json)?$"), self._list_v2),
+            Route("GET", links, self._list_deprecated),
+            Route("POST", links, self._create),
             Route("GET", link, self._show_link),
             Route("DELETE", link, self._delete_link),
             Route("GET", re.compile(r"^/api/v2/tickets/(\d+)(?:\.json)?$"), self._show_ticket),
@@ -365,27 +386,29 @@ class VendorSandbox:
         ]
 
     def _make_jira_routes(self) -> list[Route]:
-        search = re.compile(f"^{re.escape(jira.SEARCH_PATH)}$")
         return [
-            Route("GET", search, self._search_get),
-            Route("POST", search, self._search_post),
-            Route("GET", re.compile(r"^/rest/api/3/issue/([^/]+)$"), self._get_issue),
+            Route("GET", jira.SEARCH_RE, self._search_get),
+            Route("POST", jira.SEARCH_RE, self._search_post),
+            Route("GET", jira.ISSUE_RE, self._get_issue),
+            Route("GET", jira.SERVER_INFO_RE, self._server_info),
+            Route("GET", jira.FIELD_RE, self._fields),
         ]
 
     def _zendesk_authorized(self, headers: dict[str, str]) -> bool:
-        auth = headers.get("authorization", "")
-        if auth.startswith("Bearer "):
-            return auth[7:] in self.oauth_tokens
-        return auth == _basic(f"{self.zendesk_email}/token", self.zendesk_token)
+        bearer = _credentials(headers, "bearer")
+        if bearer is not None:
+            return bearer in self.oauth_tokens
+        return _credentials(headers, "basic") == _basic(f"{self.zendesk_email}/token", self.zendesk_token)
 
     def _jira_authorized(self, headers: dict[str, str]) -> bool:
-        return headers.get("authorization", "") == _basic(self.jira_email, self.jira_token)
+        return _credentials(headers, "basic") == _basic(self.jira_email, self.jira_token)
 
     # ------------------------------------------------------------------ Jira
 
     def _get_issue(self, req: Request) -> Reply:
-        """``GET /rest/api/3/issue/{idOrKey}``: every field unless ``fields`` says otherwise."""
-        wanted = req.group()
+        """``GET /rest/api/{2,3}/issue/{idOrKey}`` (by key or by id): every field unless ``fields`` says
+        otherwise."""
+        wanted = req.group(2)
         issue = self.state.issues.get(wanted) or next(
             (x for x in self.state.issues.values() if x["id"] == wanted), None
         )
@@ -395,20 +418,26 @@ class VendorSandbox:
             ["*all"] if "fields" not in req.query else [f for v in req.query["fields"] for f in v.split(",")]
         )
         fields = jira.render_fields(issue, requested) or {}
-        return 200, {**jira.render_issue(issue, fields, req.base), "fields": fields}, {}
+        return 200, {**jira.render_issue(issue, fields, req.base, req.group(1)), "fields": fields}, {}
+
+    def _server_info(self, req: Request) -> Reply:
+        return 200, jira.server_info(req.base, self.now_ms()), {}
+
+    def _fields(self, req: Request) -> Reply:
+        return 200, jira.field_list(self.state.issues.values()), {}
 
     def _search_get(self, req: Request) -> Reply:
-        return self._search(lambda: jira.request_from_query(req.query), req.base)
+        return self._search(lambda: jira.request_from_query(req.query), req)
 
     def _search_post(self, req: Request) -> Reply:
-        return self._search(lambda: jira.request_from_body(req.body), req.base)
+        return self._search(lambda: jira.request_from_body(req.body), req)
 
-    def _search(self, parse: Callable[[], jira.SearchRequest], base: str) -> Reply:
+    def _search(self, parse: Callable[[], jira.SearchRequest], req: Request) -> Reply:
         try:
             request = parse()
         except jira.BadRequestError as e:
             return jira.bad_request(e)
-        return jira.search(self.state.issues.values(), request, self.now_ms(), base)
+        return jira.search(self.state.issues.values(), request, self.now_ms(), req.base, req.group(1))
 
     # ------------------------------------------------------------------ Zendesk tickets
 
@@ -471,20 +500,13 @@ class VendorSandbox:
     def _pairs(self) -> set[tuple[str, str]]:
         return {(x["issue_id"], x["ticket_id"]) for x in self.state.links.values()}
 
-    def _page_size(self, value: str | None) -> int:
-        try:
-            return max(1, min(1000, int(value))) if value else 1000
-        except ValueError:
-            return 1000
-
     def _list_v2(self, req: Request) -> Reply:
-        q = req.q
-        size = self._page_size(q.get("page[size]"))
-        after_text = q.get("page[after]") or ""
-        if not after_text.isdigit() and after_text:
-            return 400, {"error": "InvalidPaginationParameter", "description": "page[after] is invalid"}, {}
-        after = int(after_text) if after_text else None
-        rows = self._links_after(q.get("filter[ticket_id]"), after)
+        try:
+            asked = zd.links_v2_request(req.query)
+        except zd.InvalidParameterError as e:
+            return e.reply()
+        size = asked.size
+        rows = self._links_after(asked.ticket_id, asked.after)
         page, has_more = rows[:size], len(rows) > size
         cursor = f"{req.base}/api/v2/jira/links?page[after]={page[-1]['id']}" if page else None
         return (
@@ -502,8 +524,12 @@ class VendorSandbox:
         return [link for link in rows if ticket_id is None or link["ticket_id"] == ticket_id]
 
     def _list_deprecated(self, req: Request) -> Reply:
+        """``since_id`` exclusive (as zenpy reads it), ``limit`` capped at ``deprecated_limit_cap``.
+
+        ``total`` is the number of links on the page: zenpy pages on while it is at least 1 (what Zendesk
+        puts in it was not confirmed)."""
         q = req.q
-        size = self._page_size(q.get("limit"))
+        size = zd.deprecated_limit(q.get("limit"), self.deprecated_limit_cap)
         since = int(q["since_id"]) if q.get("since_id", "").isdigit() else None
         rows = [
             link
@@ -512,7 +538,8 @@ class VendorSandbox:
             and (q.get("issue_id") is None or link["issue_id"] == q["issue_id"])
             and (since is None or link["id"] > since)
         ]
-        return 200, {"links": [self._link_out(x, req.base) for x in rows[:size]]}, {}
+        page = [self._link_out(x, req.base) for x in rows[:size]]
+        return 200, {"links": page, "total": len(page)}, {}
 
 
 def _invalid(details: dict[str, Any]) -> Reply:
@@ -520,7 +547,17 @@ def _invalid(details: dict[str, Any]) -> Reply:
 
 
 def _basic(user: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+    """The credentials of a Basic Authorization header (after the scheme)."""
+    return base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
+def _credentials(headers: dict[str, str], scheme: str) -> str | None:
+    """What follows the scheme in the Authorization header, if it is in ``scheme``: schemes are
+    case-insensitive (RFC 9110), so ``basic``, ``Basic`` and ``BASIC`` are one; credentials are not."""
+    parts = headers.get("authorization", "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != scheme:
+        return None
+    return parts[1].strip()
 
 
 def _make_handler(sandbox: VendorSandbox) -> type[BaseHTTPRequestHandler]:
@@ -643,7 +680,8 @@ def _make_handler(sandbox: VendorSandbox) -> type[BaseHTTPRequestHandler]:
             else:
                 self._reply(404, {"error": "unknown sandbox route"})
 
-        do_GET = do_POST = do_DELETE = do_PUT = _serve
+        # Any of these reaches the router, which answers 405 for a method a known path does not serve.
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = _serve
 
     return Handler
 

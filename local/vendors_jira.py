@@ -24,6 +24,12 @@ The JQL subset, keywords in any case, clauses joined by ``AND`` only:
 - an optional ``ORDER BY id`` / ``ORDER BY key`` with ``ASC`` / ``DESC`` (default: by id, ascending).
 
 Anything else is answered 400 ``{"errorMessages": ["Error in the JQL Query: ..."], "errors": {}}``.
+
+Every route is served under REST v2 and v3 alike (``/rest/api/2/...`` and ``/rest/api/3/...``): the two
+differ only in how rich-text fields are rendered, and the sandbox stores field values as given. Besides the
+search and ``issue/{idOrKey}``, ``serverInfo`` (``server_info``, answered without credentials as Jira
+documents) and ``field`` (``field_list``) are here for clients such as pycontribs ``jira``, which read them
+when they connect and before a search.
 """
 
 from __future__ import annotations
@@ -42,6 +48,11 @@ from typing import Any
 Reply = tuple[int, Any, dict[str, str]]
 
 SEARCH_PATH = "/rest/api/3/search/jql"
+# The Jira routes, each under /rest/api/2 and /rest/api/3; group 1 is the version.
+SEARCH_RE = re.compile(r"^/rest/api/([23])/search/jql$")
+ISSUE_RE = re.compile(r"^/rest/api/([23])/issue/([^/]+)$")
+SERVER_INFO_RE = re.compile(r"^/rest/api/([23])/serverInfo$")
+FIELD_RE = re.compile(r"^/rest/api/([23])/field$")
 DEFAULT_MAX_RESULTS = 50
 MAX_RESULTS_WITH_FIELDS = 100
 MAX_RESULTS_IDS_ONLY = 5000
@@ -145,15 +156,68 @@ def render_fields(issue: dict[str, Any], requested: Iterable[str]) -> dict[str, 
     return {n: every.get(n) for n in selection.names if n not in selection.excluded}
 
 
-def render_issue(issue: dict[str, Any], fields: dict[str, Any] | None, base: str) -> dict[str, Any]:
+def render_issue(
+    issue: dict[str, Any], fields: dict[str, Any] | None, base: str, version: str = "3"
+) -> dict[str, Any]:
     if fields is None:
         return {"id": issue["id"], "key": issue["key"]}
     return {
         "expand": "",
         "id": issue["id"],
-        "self": f"{base}/rest/api/3/issue/{issue['id']}",
+        "self": f"{base}/rest/api/{version}/issue/{issue['id']}",
         "key": issue["key"],
         "fields": fields,
+    }
+
+
+# --------------------------------------------------------------------------- serverInfo and fields
+
+
+def server_info(base: str, now_ms: int) -> dict[str, Any]:
+    """``GET /rest/api/{2,3}/serverInfo``: the documented properties; ``deploymentType`` is "always
+    returned as Cloud" (pycontribs ``jira`` reads it to choose the Cloud search, and needs
+    ``versionNumbers``). Build numbers and dates are made up."""
+    return {
+        "baseUrl": base,
+        "version": "1001.0.0-SNAPSHOT",
+        "versionNumbers": [1001, 0, 0],
+        "deploymentType": "Cloud",
+        "buildNumber": 100000,
+        "buildDate": "2026-01-01T00:00:00.000+0000",
+        "serverTime": format_updated(now_ms),
+        "scmInfo": "vendor-sandbox",
+        "serverTitle": "Jira (vendor sandbox)",
+    }
+
+
+_SYSTEM_FIELDS = {"summary": ("Summary", "string"), "updated": ("Updated", "datetime")}
+_TEXT_FIELD = "com.atlassian.jira.plugin.system.customfieldtypes:textfield"
+
+
+def field_list(issues: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``GET /rest/api/{2,3}/field``: ``summary``, ``updated`` and every field an issue holds, custom
+    fields as single-line text fields named by their id (the sandbox knows no display names)."""
+    names = {name for issue in issues for name in issue["fields"]} | set(_SYSTEM_FIELDS)
+    return [_field(name) for name in sorted(names)]
+
+
+def _field(name: str) -> dict[str, Any]:
+    number = name.removeprefix("customfield_")
+    custom = name != number and number.isdigit()
+    title, kind = _SYSTEM_FIELDS.get(name, (name, "string"))
+    schema: dict[str, Any] = {"type": kind, "system": name}
+    if custom:
+        schema = {"type": "string", "custom": _TEXT_FIELD, "customId": int(number)}
+    return {
+        "id": name,
+        "key": name,
+        "name": title,
+        "custom": custom,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": [f"cf[{number}]"] if custom else [name],
+        "schema": schema,
     }
 
 
@@ -481,8 +545,10 @@ def _after(rows: list[dict[str, Any]], query: Query, after: list[Any]) -> list[d
     return [x for x in rows if sort_key(x, query.order) > after]
 
 
-def search(issues: Iterable[dict[str, Any]], request: SearchRequest, now_ms: int, base: str) -> Reply:
-    """One page of ``/rest/api/3/search/jql``."""
+def search(
+    issues: Iterable[dict[str, Any]], request: SearchRequest, now_ms: int, base: str, version: str = "3"
+) -> Reply:
+    """One page of ``/rest/api/{2,3}/search/jql``."""
     try:
         query = parse_jql(request.jql, now_ms)
         rows = select(issues, query)
@@ -494,7 +560,7 @@ def search(issues: Iterable[dict[str, Any]], request: SearchRequest, now_ms: int
     size = max(1, min(cap, DEFAULT_MAX_RESULTS if request.max_results is None else request.max_results))
     page = rows[:size]
     answer: dict[str, Any] = {
-        "issues": [render_issue(x, render_fields(x, request.fields), base) for x in page],
+        "issues": [render_issue(x, render_fields(x, request.fields), base, version) for x in page],
         "isLast": len(rows) <= size,
     }
     if not answer["isLast"]:

@@ -24,6 +24,9 @@ as documented where the documentation says, and as chosen here where it does not
   ``"<seconds>.0||<id>|"``, the shape of the documented example.
 - 10 requests per rolling minute (the documented limit without the High Volume add-on); the 11th is
   answered 429 with ``Retry-After`` (seconds until the oldest of the ten leaves the window).
+
+The links lists' query parameters are read here too (``links_v2_request``, ``deprecated_limit``); the
+routes themselves are in ``local.vendors``.
 """
 
 from __future__ import annotations
@@ -220,3 +223,76 @@ def export(tickets: Iterable[dict[str, Any]], q: dict[str, str], now: float, bas
         },
         {},
     )
+
+
+# --------------------------------------------------------------------------- the links lists' parameters
+
+LINKS_MAX_PAGE_SIZE = 1000  # the documented default; no maximum is documented, the sandbox allows no more
+LINK_FILTERS = frozenset({"filter[ticket_id]"})
+_MAX_ID = 2**63 - 1
+
+
+class InvalidParameterError(Exception):
+    """A query parameter answered 400 in Zendesk's "Invalid attribute" shape (as its API documents for
+    other endpoints, e.g. ``{"error": {"title": "Invalid attribute", "message": "You passed an invalid
+    value for the id attribute. Invalid parameter: id must be an integer ..."}}``)."""
+
+    def __init__(self, name: str, rule: str) -> None:
+        super().__init__(f"{name} {rule}")
+        self.body = {
+            "error": {
+                "title": "Invalid attribute",
+                "message": f"You passed an invalid value for the {name} attribute. "
+                f"Invalid parameter: {name} {rule}",
+            }
+        }
+
+    def reply(self) -> Reply:
+        return 400, self.body, {}
+
+
+@dataclass(frozen=True)
+class LinksV2Request:
+    ticket_id: str | None
+    after: int | None
+    size: int
+
+
+def links_v2_request(query: dict[str, list[str]]) -> LinksV2Request:
+    """The parameters of ``GET /api/v2/jira/links``, or InvalidParameterError.
+
+    ``filter[ticket_id]`` is the one documented filter; any other ``filter...`` parameter
+    (``filter[issue_id]`` among them) is refused rather than ignored, since ignoring it answers with every
+    link of the account. ``filter[ticket_id]`` a positive integer, ``page[size]`` 1 to 1000,
+    ``page[after]`` a link id (0 or more); a parameter given with an empty value is refused too.
+    """
+    q = {k: v[-1] for k, v in query.items()}
+    unknown = sorted(k for k in q if k.startswith("filter") and k not in LINK_FILTERS)
+    if unknown:
+        raise InvalidParameterError(unknown[0], "is not supported: the only filter is filter[ticket_id]")
+    ticket_id = _int_param(q, "filter[ticket_id]", 1, _MAX_ID)
+    size = _int_param(q, "page[size]", 1, LINKS_MAX_PAGE_SIZE)
+    return LinksV2Request(
+        ticket_id=None if ticket_id is None else str(ticket_id),
+        after=_int_param(q, "page[after]", 0, _MAX_ID),
+        size=LINKS_MAX_PAGE_SIZE if size is None else size,
+    )
+
+
+def _int_param(q: dict[str, str], name: str, low: int, high: int) -> int | None:
+    text = q.get(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise InvalidParameterError(name, f"must be an integer from {low} to {high}")
+    return int(text)
+
+
+def deprecated_limit(value: str | None, cap: int) -> int:
+    """``limit`` of ``GET /api/services/jira/links``: at most ``cap`` (1000 unless the sandbox is told
+    otherwise), whatever was asked; a missing or unreadable one is the cap. Never refused: a server that
+    caps ``limit`` answers shorter pages, which is what a client must be ready for."""
+    try:
+        return max(1, min(cap, int(value))) if value else cap
+    except ValueError:
+        return cap
