@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
+from typing import Any
 
 import pytest
+import requests
 
 from linksync import errors, zendesk
 from local.vendors import VendorSandbox
@@ -87,9 +90,68 @@ def test_deprecated_list_pages_by_since_id_and_filters_by_issue(
 
     assert [link.ticket_id for link in links] == [str(1000 + i) for i in range(7)]
     calls = sandbox.calls_to("GET", "/api/services/jira/links")
-    assert len(calls) == 3
-    assert [c.query.get("since_id") for c in calls] == [None, [str(links[2].id)], [str(links[5].id)]]
+    # Pages of 3, 3 and 1, then the empty page that ends the list.
+    assert [c.query.get("since_id") for c in calls] == [
+        None,
+        [str(links[2].id)],
+        [str(links[5].id)],
+        [str(links[6].id)],
+    ]
     assert all(c.query["issue_id"] == ["777"] and c.query["limit"] == ["3"] for c in calls)
+
+
+def test_deprecated_list_pages_on_when_zendesk_caps_the_limit() -> None:
+    """A page shorter than `limit` is not the last one: a Zendesk that caps `limit` at 50 still gives
+    every link of a deleted issue, not the first 50."""
+    with VendorSandbox(deprecated_limit_cap=50) as capped:
+        client = zendesk.ZendeskClient(
+            capped.url, zendesk.api_token_auth(capped.zendesk_email, capped.zendesk_token)
+        )
+        made = [
+            capped.add_link(issue_id="777", issue_key="A-1", ticket_id=str(1000 + i))["id"]
+            for i in range(120)
+        ]
+        capped.add_link(issue_id="778", issue_key="A-2", ticket_id="1000")
+
+        links = list(client.iter_links_deprecated(issue_id="777", limit=100))
+
+        assert [link.id for link in links] == made
+        calls = capped.calls_to("GET", "/api/services/jira/links")
+        assert [len(c.query.get("since_id", [])) for c in calls] == [0, 1, 1, 1]
+        assert [c.query.get("since_id") for c in calls[1:]] == [
+            [str(made[49])],
+            [str(made[99])],
+            [str(made[119])],
+        ]
+
+
+class _SamePage(requests.Session):
+    """A server that ignores `since_id`: every request gets the same two links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[dict[str, Any]] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        self.sent.append(dict(kwargs.get("params") or {}))
+        response = requests.Response()
+        response.status_code = 200
+        links = [{"id": i, "issue_id": "777", "issue_key": "A-1", "ticket_id": str(i)} for i in (1, 2)]
+        response._content = json.dumps({"links": links}).encode()
+        return response
+
+
+def test_deprecated_list_stops_when_the_server_repeats_itself() -> None:
+    """Paging on until an empty page must not loop on a server that ignores `since_id`."""
+    session = _SamePage()
+    client = zendesk.ZendeskClient(
+        "https://example.zendesk.com", zendesk.api_token_auth("a@example.com", "t"), session=session
+    )
+
+    links = list(client.iter_links_deprecated(issue_id="777", limit=2))
+
+    assert [link.id for link in links] == [1, 2]
+    assert [p.get("since_id") for p in session.sent] == [None, "2"]
 
 
 def test_get_ticket_reads_custom_fields(

@@ -259,19 +259,22 @@ class ZendeskClient:
     ) -> Iterator[JiraLink]:
         """``GET /api/services/jira/links``: the only list that filters by Jira ``issue_id``.
 
-        Pages by ``since_id``/``limit`` until a short page. ids at or below the last one seen are skipped,
-        whichever way the server reads ``since_id`` (inclusive or exclusive).
+        Pages by ``since_id``/``limit`` until a page brings nothing new: an empty page, or one holding only
+        ids already seen. A page shorter than ``limit`` is not the end: Zendesk may cap ``limit`` lower than
+        asked, and stopping there would leave the rest of a deleted issue's links behind. ids at or below
+        the last one seen are skipped, whichever way the server reads ``since_id`` (inclusive or
+        exclusive), so a server that ignores ``since_id`` ends the loop instead of repeating it. Bounded
+        by MAX_PAGES.
         """
         last = since_id
         for _ in range(MAX_PAGES):
             params = _given({"limit": limit, "since_id": last, "ticket_id": ticket_id, "issue_id": issue_id})
             data = self._api.call("GET", LINKS_PATH, params=params, ok=(200,)) or {}
-            raw = data.get("links") or []
-            links = [JiraLink.from_api(item) for item in raw]
+            links = [JiraLink.from_api(item) for item in data.get("links") or []]
             fresh = _newer_than(links, last)
-            yield from fresh
-            if len(raw) < limit or not fresh:
+            if not fresh:
                 return
+            yield from fresh
             last = max(link.id for link in fresh)
         raise errors.ZendeskError(f"more than {MAX_PAGES} pages of links; stopped")
 
