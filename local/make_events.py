@@ -73,7 +73,7 @@ def zendesk_events() -> dict[str, dict[str, Any]]:
         ),
         "zendesk_ticket_soft_deleted": event("ticket.soft_deleted", 3),
         "zendesk_ticket_permanently_deleted": event("ticket.permanently_deleted", 4),
-        "zendesk_ticket_merged": event("ticket.merged", 5),
+        "zendesk_ticket_merged": event("ticket.merged", 5, target_ticket_id="35437"),
         "zendesk_trigger": payloads.zendesk_trigger(TICKET_ID, "PROJ-1, PROJ-2"),
     }
     out = {}

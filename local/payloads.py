@@ -85,8 +85,15 @@ def zendesk_event(
     field_id: str = ZENDESK_ISSUE_FIELD,
     current: Any = None,
     previous: Any = None,
+    target_ticket_id: str | None = None,
 ) -> dict[str, Any]:
-    """A Zendesk event-subscription webhook body (zen:event-type:ticket.*); ``detail`` lacks custom fields."""
+    """A Zendesk event-subscription webhook body (zen:event-type:ticket.*); ``detail`` lacks custom fields.
+
+    ``ticket.custom_field_changed`` carries ``current`` and ``previous`` as objects with a ``value`` (the
+    shape seen in real payloads; the parser accepts bare values too). ``ticket.merged``: ``ticket_id`` is
+    the ticket merged away (``detail``), ``target_ticket_id`` the one it was merged into (by default the
+    next ticket id).
+    """
     body: dict[str, Any] = {
         "account_id": 22129848,
         "detail": {
@@ -107,10 +114,12 @@ def zendesk_event(
     }
     if event_type == "ticket.custom_field_changed":
         body["event"] = {
-            "current": current,
-            "previous": previous,
+            "current": {"value": current},
+            "previous": {"value": previous},
             "custom_field": {"id": field_id, "title": "Jira issues", "type": "text"},
         }
+    if event_type == "ticket.merged":
+        body["event"] = {"target_ticket_id": target_ticket_id or str(int(ticket_id) + 1)}
     return body
 
 

@@ -97,3 +97,103 @@ def test_zendesk_trigger_body() -> None:
     event = parse_zendesk(zendesk_trigger("77", "PROJ-1 PROJ-2"), issue_field="360001")
     assert (event.action, event.event_type, event.ticket_id) == ("sync", "trigger", "77")
     assert parse_zendesk(zendesk_trigger("77", ""), issue_field="360001").ticket_id == "77"
+
+
+# --------------------------------------------------------------------------- ticket.merged
+
+
+def test_zendesk_merge_deletes_the_links_of_the_ticket_merged_away() -> None:
+    body = zendesk_event("ticket.merged", "35436", target_ticket_id="35437")
+
+    event = parse_zendesk(body, issue_field="360001")
+
+    assert body["event"] == {"target_ticket_id": "35437"}
+    assert (event.action, event.ticket_id, event.target_ticket_id) == ("delete", "35436", "35437")
+
+
+def test_zendesk_merge_of_a_ticket_into_itself_is_ignored() -> None:
+    same = zendesk_event("ticket.merged", "35436", target_ticket_id="35436")
+    numeric = zendesk_event("ticket.merged", "35436")
+    numeric["event"]["target_ticket_id"] = 35436
+
+    for body in (same, numeric):
+        event = parse_zendesk(body, issue_field="360001")
+        assert (event.action, event.ticket_id, event.target_ticket_id) == ("ignore", "35436", "35436")
+        assert "itself" in event.reason
+
+
+@pytest.mark.parametrize("event", [{}, {"target_ticket_id": None}, {"target_ticket_id": ""}, [], None, "x"])
+def test_zendesk_merge_without_a_readable_target_still_deletes_the_ticket_in_detail(event: Any) -> None:
+    body = zendesk_event("ticket.merged", "35436")
+    body["event"] = event
+
+    parsed = parse_zendesk(body, issue_field="360001")
+
+    assert (parsed.action, parsed.ticket_id, parsed.target_ticket_id) == ("delete", "35436", "")
+
+
+# --------------------------------------------------------------------------- ticket.custom_field_changed
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"current": "PROJ-1", "previous": None},  # no custom_field at all
+        {"custom_field": None},
+        {"custom_field": "360001"},  # not an object
+        {"custom_field": ["360001"]},
+        {"custom_field": {}},  # no id in it
+        {"custom_field": {"id": None}},
+        {"custom_field": {"id": ""}},
+        {"custom_field": {"id": True}},
+        {"custom_field": {"title": "Jira issues"}, "custom_field_id": "360001"},  # the id elsewhere
+    ],
+)
+def test_zendesk_field_change_without_the_field_id_where_expected_is_synced_from_the_ticket(
+    event: Any,
+) -> None:
+    body = zendesk_event("ticket.custom_field_changed", "5")
+    body["event"] = event
+
+    parsed = parse_zendesk(body, issue_field="360001")
+
+    assert (parsed.action, parsed.ticket_id) == ("sync", "5")
+    assert parsed.event_type == "ticket.custom_field_changed"
+
+
+@pytest.mark.parametrize("field_id", ["1", 1, "360002", " 360002 ", "customfield_360001"])
+def test_zendesk_field_change_naming_another_field_stays_ignored(field_id: Any) -> None:
+    body = zendesk_event("ticket.custom_field_changed", "5")
+    body["event"]["custom_field"]["id"] = field_id
+
+    parsed = parse_zendesk(body, issue_field="360001")
+
+    assert parsed.action == "ignore"
+    assert "not ours" in parsed.reason
+
+
+@pytest.mark.parametrize(
+    ("current", "previous"),
+    [
+        ({"value": "PROJ-1 PROJ-2"}, {"value": "PROJ-1"}),  # objects with a value (seen in real payloads)
+        ({"value": None, "id": "7", "relationship_target": "x"}, {}),
+        ("PROJ-1 PROJ-2", "PROJ-1"),  # bare values
+        (None, None),
+        ([1, 2], 3),
+    ],
+)
+def test_zendesk_field_change_accepts_either_shape_of_current_and_previous(
+    current: Any, previous: Any
+) -> None:
+    for field_id, action in (("360001", "sync"), (" 360001 ", "sync"), (360001, "sync"), ("9", "ignore")):
+        body = zendesk_event("ticket.custom_field_changed", "5", field_id="360001")
+        body["event"].update(current=current, previous=previous)
+        body["event"]["custom_field"]["id"] = field_id
+        assert parse_zendesk(body, issue_field="360001").action == action
+
+
+def test_sample_payloads_carry_the_shapes_the_parser_reads() -> None:
+    changed = zendesk_event("ticket.custom_field_changed", "5", current="PROJ-2", previous="PROJ-1")
+    assert changed["event"]["current"] == {"value": "PROJ-2"}
+    assert changed["event"]["previous"] == {"value": "PROJ-1"}
+    assert zendesk_event("ticket.merged", "41")["event"] == {"target_ticket_id": "42"}

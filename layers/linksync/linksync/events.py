@@ -22,6 +22,8 @@ ZENDESK_ACTIONS: dict[str, ZendeskAction] = {
     "ticket.undeleted": "restore",
     **dict.fromkeys(ZENDESK_DELETE_TYPES, "delete"),
 }
+MERGED = "ticket.merged"
+CUSTOM_FIELD_CHANGED = "ticket.custom_field_changed"
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,14 @@ class JiraEvent:
 
 @dataclass(frozen=True)
 class ZendeskEvent:
+    """``ticket_id`` is the ticket the event is about (``detail.id``). For ``ticket.merged`` that is the
+    ticket merged away, and ``target_ticket_id`` the one it was merged into (empty when not given)."""
+
     action: ZendeskAction
     event_type: str
     ticket_id: str = ""
     reason: str = ""
+    target_ticket_id: str = ""
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
@@ -115,25 +121,82 @@ def parse_zendesk(payload: Any, *, issue_field: str) -> ZendeskEvent:
     if event_id is not None and (not isinstance(event_id, str) or not event_id or len(event_id) > 200):
         raise InvalidPayloadError("id must be a non-empty string")
     detail = _object(body.get("detail"), "detail")
-    ticket_id = _id(detail.get("id"), "detail.id")
+    return _ticket_event(name, body, _id(detail.get("id"), "detail.id"), issue_field)
+
+
+def _ticket_event(name: str, body: dict[str, Any], ticket_id: str, issue_field: str) -> ZendeskEvent:
+    """A ticket event by its name (``type`` without ``zen:event-type:``), ``ticket_id`` its ``detail.id``."""
+    if name == MERGED:
+        return _merged(body, ticket_id)
+    if name == CUSTOM_FIELD_CHANGED:
+        return _custom_field_changed(body, ticket_id, issue_field)
     action = ZENDESK_ACTIONS.get(name)
     if action is not None:
         return ZendeskEvent(action, name, ticket_id)
-    if name == "ticket.custom_field_changed":
-        return _custom_field_changed(body, ticket_id, issue_field)
     return ZendeskEvent("ignore", name, ticket_id, reason=f"event {name[:60]!r} is not handled")
 
 
-def _custom_field_changed(body: dict[str, Any], ticket_id: str, issue_field: str) -> ZendeskEvent:
-    name = "ticket.custom_field_changed"
-    event = _object(body.get("event"), "event")
-    custom_field = _object(event.get("custom_field"), "event.custom_field")
-    field_id = custom_field.get("id")
-    if str(field_id) != str(issue_field):
+def _merged(body: dict[str, Any], ticket_id: str) -> ZendeskEvent:
+    """``detail`` is the ticket merged away, ``event.target_ticket_id`` the one that survives.
+
+    Only the ticket merged away loses its links. A target that is missing or unreadable does not stop
+    that (the event is about ``detail``, and a refused event is never retried); a ticket "merged into
+    itself" is ignored, so the surviving ticket never loses its links.
+    """
+    event = body.get("event")
+    target = _optional_id(event.get("target_ticket_id")) if isinstance(event, dict) else ""
+    if target == ticket_id:
         return ZendeskEvent(
-            "ignore", name, ticket_id, reason=f"custom field {str(field_id)[:30]} is not ours"
+            "ignore", MERGED, ticket_id, reason="ticket merged into itself", target_ticket_id=target
         )
-    return ZendeskEvent("sync", name, ticket_id)
+    return ZendeskEvent("delete", MERGED, ticket_id, target_ticket_id=target)
+
+
+def _optional_id(value: Any) -> str:
+    """An id as ``_id`` reads it, or "" when it is absent or not an id."""
+    try:
+        return _id(value, "id")
+    except InvalidPayloadError:
+        return ""
+
+
+def _custom_field_changed(body: dict[str, Any], ticket_id: str, issue_field: str) -> ZendeskEvent:
+    """Sync when the changed field is ours, or when the event does not say which field it is.
+
+    The field id is read from ``event.custom_field.id`` only. A payload that does not carry it there (no
+    ``custom_field``, not an object, no usable ``id``) is synced from the ticket, one read, rather than
+    refused: Zendesk does not retry a 400, so refusing would lose the change. ``event.current`` and
+    ``event.previous`` (objects with a ``value``, or bare values) are never read: the ticket's current
+    value is what gets applied.
+    """
+    event = _object(body.get("event"), "event")
+    field_id = _field_id(event.get("custom_field"))
+    if field_id is None:
+        return ZendeskEvent(
+            "sync", CUSTOM_FIELD_CHANGED, ticket_id, reason="event names no custom field id; ticket read"
+        )
+    if field_id != _normal_field_id(issue_field):
+        return ZendeskEvent(
+            "ignore", CUSTOM_FIELD_CHANGED, ticket_id, reason=f"custom field {field_id[:30]} is not ours"
+        )
+    return ZendeskEvent("sync", CUSTOM_FIELD_CHANGED, ticket_id)
+
+
+def _field_id(custom_field: Any) -> str | None:
+    """``custom_field.id`` as a comparable string, or None when it is not there to be read."""
+    if not isinstance(custom_field, dict):
+        return None
+    value = custom_field.get("id")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = _normal_field_id(value)
+    return text or None
+
+
+def _normal_field_id(value: str | int) -> str:
+    """Field ids arrive as strings or numbers: "360001", 360001 and " 360001 " are the same field."""
+    text = str(value).strip()
+    return str(int(text)) if text.isascii() and text.isdigit() and len(text) <= 19 else text
 
 
 def _parse_trigger(body: dict[str, Any]) -> ZendeskEvent:
