@@ -22,6 +22,12 @@ TICKET_ID = "35436"
 JIRA_TS = 1_764_410_400_000  # 2025-11-29T10:00:00Z, in milliseconds as Jira sends it
 ZENDESK_TS = "2025-11-29T10:00:00Z"
 SAMPLE_SIGNATURE_TOLERANCE = str(100 * 365 * 24 * 3600)
+# The samples are signed once, with fixed times: the windows a deployment keeps narrow are widened for them
+# (never set these in a deployment).
+SAMPLE_ENV = {
+    "ZENDESK_SIGNATURE_TOLERANCE_SECONDS": SAMPLE_SIGNATURE_TOLERANCE,
+    "JIRA_EVENT_MAX_AGE_SECONDS": SAMPLE_SIGNATURE_TOLERANCE,
+}
 
 
 def seed_samples(sandbox: Any) -> None:
@@ -119,12 +125,17 @@ def env_json() -> dict[str, Any]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "ZENDESK_BASE_URL": "http://127.0.0.1:8081",
         "JIRA_BASE_URL": "http://127.0.0.1:8081",
-        "ZENDESK_SIGNATURE_TOLERANCE_SECONDS": SAMPLE_SIGNATURE_TOLERANCE,
+        **SAMPLE_ENV,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     return {
         name: dict(common)
-        for name in ("JiraWebhookFunction", "ZendeskWebhookFunction", "RetryWorkerFunction")
+        for name in (
+            "JiraWebhookFunction",
+            "ZendeskWebhookFunction",
+            "RetryWorkerFunction",
+            "ReconcileFunction",
+        )
     }
 
 

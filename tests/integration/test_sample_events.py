@@ -41,8 +41,8 @@ def test_committed_events_match_their_generator() -> None:
 
 def test_sample_events_replay_a_whole_story(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     # The samples are signed once, with fixed times: widen the windows a deployment keeps narrow.
-    monkeypatch.setenv("ZENDESK_SIGNATURE_TOLERANCE_SECONDS", make_events.SAMPLE_SIGNATURE_TOLERANCE)
-    monkeypatch.setenv("JIRA_EVENT_MAX_AGE_SECONDS", make_events.SAMPLE_SIGNATURE_TOLERANCE)
+    for name, value in make_events.SAMPLE_ENV.items():
+        monkeypatch.setenv(name, value)
     make_events.seed_samples(pipeline.sandbox)
     routes = _route_table()
 
