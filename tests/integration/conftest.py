@@ -95,4 +95,6 @@ def pipeline(moto_url: str, sandbox: VendorSandbox, monkeypatch: pytest.MonkeyPa
     stack = LocalStack(moto_url, parameters, dict(payloads.SECRET_VALUES)).create()
     for key, value in stack.function_env("JiraWebhookFunction").items():
         monkeypatch.setenv(key, value)
+    # No Zendesk call budget unless a test sets one: deferred turns would make every test wait in real time.
+    monkeypatch.setenv("ZENDESK_CALLS_PER_MINUTE", "0")
     return Pipeline(stack, sandbox)

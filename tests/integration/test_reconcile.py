@@ -151,7 +151,9 @@ def test_a_job_killed_midway_resumes_from_its_checkpoint(pipeline: Pipeline, acc
     def dies_in_the_merge(job: Any, deadline: Any) -> None:
         steps[0] += 1
         real_step(job, deadline)  # the chunk is applied...
-        killed.store.table.client = cast(Any, Gone())  # ...and the process dies before its checkpoint is written
+        killed.store.table.client = cast(
+            Any, Gone()
+        )  # ...and the process dies before its checkpoint is written
         raise ProcessGone
 
     killed.merger.step = dies_in_the_merge  # type: ignore[method-assign]

@@ -143,3 +143,21 @@ def test_a_trigger_body_is_one_delivery_per_signature(pipeline: Pipeline) -> Non
     time.sleep(1.1)  # a new signature timestamp (whole seconds)
     again = pipeline.zendesk(payloads.zendesk_trigger("501", "PROJ-1"))
     assert again.status == 200 and len(pipeline.sandbox.calls) > calls
+
+
+def test_a_burst_beyond_the_budget_waits_its_turns_on_the_queue(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """120 calls a minute, a burst of ten seconds' worth: 40 links at once go partly now, the rest reserve
+    their turns (half a second apart) and wait on the queue, each deferred once, and all end up linked."""
+    monkeypatch.setenv("ZENDESK_CALLS_PER_MINUTE", "120")
+    tickets = [str(1000 + i) for i in range(40)]
+
+    reply = pipeline.jira(jira_issue("jira:issue_created", "10001", "PROJ-1", tickets=" ".join(tickets)))
+
+    assert reply.status == 200
+    assert reply.body["created"] >= 20 and reply.body["queued"] >= 5  # 21 turns in the burst, and a few more
+    assert reply.body["created"] + reply.body["queued"] == 40
+    report = pipeline.drain(max_batches=200)
+    assert report.records == reply.body["queued"]  # every deferred pair came back once, on its turn
+    assert len(pipeline.links()) == 40

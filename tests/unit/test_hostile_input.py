@@ -989,7 +989,7 @@ class _Refused:
 
 def _outside_the_window(event: JiraEvent) -> bool:
     """A signed Jira body older than the window (JIRA_EVENT_MAX_AGE_SECONDS), or from the future: ignored."""
-    if event.timestamp is None or event.action == "ignore":
+    if event.timestamp is None:
         return False
     age = time.time() * 1000 - event.timestamp
     return age > SETTINGS.jira_event_max_age * 1000 or age < -5 * 60 * 1000

@@ -21,7 +21,7 @@ from linksync.budget import CallBudget
 from linksync.decision import InFlight
 from linksync.desired import LinkSync
 from linksync.entities import Entities
-from linksync.handoff import Handoff
+from linksync.handoff import Handoff, Turns
 from linksync.jira import JiraIssueRef
 from linksync.ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord
 from linksync.operations import ReconcilePair, Task
@@ -441,11 +441,15 @@ def test_a_failed_look_leaves_the_call_on_record(world: World) -> None:
 # --------------------------------------------------------------------------- the budget
 
 
-def test_the_zendesk_budget_queues_work_beyond_it(world: World) -> None:
-    now = [600.0]  # the start of a minute
+def test_work_beyond_the_budget_waits_its_reserved_turn(world: World) -> None:
+    """6 calls a minute: a burst of ten seconds' worth goes at once; the rest reserve their turns, ten
+    seconds apart, and when their task comes back it calls without asking the budget again."""
+    now = [1000.0]
     table = world.stack.physical["LinksTable"]
-    world.pairs.budget = CallBudget(table, 2, client=world.stack.dynamodb, clock=lambda: now[0])
-    for ticket in ("10", "11", "12"):
+    budget = CallBudget(table, 6, client=world.stack.dynamodb, clock=lambda: now[0])
+    world.pairs.turns = Turns(budget, clock=lambda: now[0])
+    tickets = [str(10 + i) for i in range(6)]
+    for ticket in tickets:
         world.want("1", ticket)
     deferred: list[tuple[Task[Any], float]] = []
     queue = world.pairs.handoff.queue
@@ -457,27 +461,45 @@ def test_the_zendesk_budget_queues_work_beyond_it(world: World) -> None:
 
     queue.defer = recording_defer  # type: ignore[method-assign]
 
-    outcome = world.pairs.reconcile_all([("1", "10"), ("1", "11"), ("1", "12")], Deadline.unlimited())
+    outcome = world.pairs.reconcile_all([("1", t) for t in tickets], Deadline.unlimited())
 
-    assert (outcome.created, outcome.queued) == (2, 1)
-    assert len(world.zendesk.calls) == 2
-    ((task, delay),) = deferred
-    assert (task.op, task.attempts) == (ReconcilePair("1", "12"), 0)  # no attempt used
-    assert delay == 60.0  # until the next minute's allowance
-    now[0] = 661.0
-    assert world.reconcile("1", "12").created == 1
+    assert (outcome.created, outcome.queued) == (2, 4)
+    assert [round(delay) for _, delay in deferred] == [10, 20, 30, 40]  # spread out, not parked together
+    assert [task.reserved_at for task, _ in deferred] == [1010.0, 1020.0, 1030.0, 1040.0]
+    assert all(task.attempts == 0 for task, _ in deferred)
+    taken = budget.backlog()
+    now[0] = 1040.0
+    for task, _ in deferred:
+        assert world.pairs.reconcile(task).created == 1  # their turns came: no new reservation
+    assert budget.backlog() == pytest.approx(taken - 40.0)
 
 
 def test_a_zero_budget_means_no_limit(world: World) -> None:
     budget = CallBudget(world.stack.physical["LinksTable"], 0, client=world.stack.dynamodb)
-    assert all(budget.take() is None for _ in range(1000))
+    assert all(budget.take() == 0 for _ in range(1000))
+
+
+def test_the_budget_gives_out_its_rate_and_no_more(world: World) -> None:
+    """120 calls at once under 60 a minute: the last one's turn is two minutes out (less the burst)."""
+    now = [5000.0]
+    budget = CallBudget(
+        world.stack.physical["LinksTable"], 60, client=world.stack.dynamodb, clock=lambda: now[0]
+    )
+    waits = [budget.take() for _ in range(120)]
+    assert waits[:11] == [0.0] * 11  # a burst of ten seconds' worth
+    assert waits[-1] == pytest.approx(119 - 10.0)
+    now[0] = 6000.0  # idle long enough: it starts afresh
+    assert budget.take() == 0.0 and budget.backlog() == pytest.approx(1.0)
 
 
 def test_settled_pairs_spend_no_budget(world: World) -> None:
-    world.pairs.budget = CallBudget(world.stack.physical["LinksTable"], 1, client=world.stack.dynamodb)
+    budget = CallBudget(world.stack.physical["LinksTable"], 1, client=world.stack.dynamodb)
+    world.pairs.turns = Turns(budget)
     world.want("1", "10")
     world.reconcile()
+    before = budget.backlog()
     assert world.reconcile().unchanged == 1  # no Zendesk call needed: the budget is not asked
+    assert budget.backlog() <= before
 
 
 # --------------------------------------------------------------------------- what events want

@@ -91,8 +91,8 @@ def _oldest_age(target: Target, url: str) -> int | None:
 
 def budget(target: Target, table: str) -> dict[str, Any]:
     per_minute = int(target.parameters.get("ZendeskCallsPerMinute") or 0)
-    used = CallBudget(table, per_minute, client=target.dynamodb).used_this_minute()
-    return {"used_this_minute": used, "per_minute": per_minute or None}
+    backlog = CallBudget(table, per_minute, client=target.dynamodb).backlog() if per_minute else 0.0
+    return {"per_minute": per_minute or None, "reserved_seconds_ahead": round(backlog, 1)}
 
 
 def last_jobs(store: JobStore) -> list[dict[str, Any]]:

@@ -77,8 +77,12 @@ def status(out: Console, found: dict[str, Any]) -> None:
     for reason, count in dead["by_reason"].items():
         out.print(f"  {count:>5}  {reason}")
     budget = found["budget"]
-    limit = budget["per_minute"] or "no limit"
-    out.print(f"Zendesk     {budget['used_this_minute']} call(s) this minute (budget {limit})")
+    if budget["per_minute"]:
+        ahead = budget["reserved_seconds_ahead"]
+        load = f"calls reserved {ahead:g} s ahead (work waits its turn)" if ahead else "no backlog"
+        out.print(f"Zendesk     budget {budget['per_minute']} calls a minute; {load}")
+    else:
+        out.print("Zendesk     no call budget (ZendeskCallsPerMinute 0)")
     jobs = found["reconcile"]
     if not jobs:
         out.print("reconcile   no job has run yet")

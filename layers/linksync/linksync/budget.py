@@ -1,9 +1,14 @@
-"""A shared allowance of vendor calls per minute, so a webhook storm cannot spend the account's whole
-rate limit: Zendesk's (200-700 requests a minute by plan, shared with everything else the customer runs),
-and Jira's for the keys a Zendesk field names.
+"""A shared, smooth allowance of vendor calls, so a webhook storm cannot spend the account's whole rate limit:
+Zendesk's (200-700 requests a minute by plan, shared with everything else the customer runs), and Jira's
+for the keys a Zendesk field names.
 
-Every function takes from the same DynamoDB counter (one item per vendor and minute, expiring by TTL)
-before it calls. When the minute's allowance is spent, the work is queued for the next minute, not dropped.
+Every function takes from the same DynamoDB item before it calls. The allowance is a GCRA (the
+"theoretical arrival time" form of a token bucket): one item holds ``tat``, the time by which every call
+granted so far will have been paid for at ``per_minute``. Taking a call moves ``tat`` on by one interval
+and answers how long the caller must wait for its turn (0: now; a short burst is tolerated). A caller that
+must wait does not come back to ask again: it has *reserved* its turn, and its task carries that time to
+the retry queue, so deferred work is spread out call by call instead of all waking at a minute boundary,
+and every turn the allowance gives out is used.
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .dynamo import Table, key, values
+from .dynamo import Table, key, plain, values
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# Calls may go this far ahead of the steady rate (a short burst), in seconds' worth of allowance.
+BURST_SECONDS = 10.0
+ATTEMPTS = 3
 
 
 class CallBudget:
@@ -33,32 +42,57 @@ class CallBudget:
         self.per_minute = per_minute
         self.name = name
         self._clock = clock
-        self._on_call = on_call  # counts each call granted (the ZendeskCalls metric)
+        self._on_call = on_call  # counts each call granted (the ZendeskCalls / JiraCalls metric)
 
-    def used_this_minute(self) -> int:
-        """How many calls this minute's allowance has given out (for the operator's status)."""
-        minute = int(self._clock() // 60)
-        item = self.table.call("get_item", Key=key(f"BUDGET#{self.name}", str(minute)), ConsistentRead=True)
-        return int(item.get("Item", {}).get("used", {}).get("N", 0))
+    @property
+    def interval(self) -> float:
+        """Seconds between two calls at the steady rate."""
+        return 60.0 / self.per_minute
 
-    def take(self) -> float | None:
-        """Take one call from this minute's allowance: None when granted, else seconds to the next minute.
+    def take(self, calls: int = 1) -> float:
+        """Reserve ``calls`` calls; returns the seconds to wait for their turn (0: go now).
 
-        With no allowance configured (``per_minute`` 0), every call is granted without a request.
+        With no allowance configured (``per_minute`` 0), every call is granted at once without a request.
         """
         if self.per_minute <= 0:
             self._on_call()
-            return None
+            return 0.0
         now = self._clock()
-        minute = int(now // 60)
-        granted = self.table.conditional(
-            "update_item",
-            Key=key(f"BUDGET#{self.name}", str(minute)),
-            UpdateExpression="ADD used :n SET expiration = :exp",
-            ConditionExpression="attribute_not_exists(used) OR used < :limit",
-            ExpressionAttributeValues=values(n=1, limit=self.per_minute, exp=(minute + 2) * 60),
-        )
-        if granted is None:
-            return max(1.0, (minute + 1) * 60 - now)
-        self._on_call()
-        return None
+        cost = calls * self.interval
+        for _ in range(ATTEMPTS):
+            # Busy: calls are reserved ahead of now; queue behind them (one request).
+            behind = self.table.conditional(
+                "update_item",
+                Key=key(f"BUDGET#{self.name}", "GCRA"),
+                UpdateExpression="SET tat = tat + :cost",
+                ConditionExpression="tat >= :now",
+                ExpressionAttributeValues=values(cost=_ms(cost), now=_ms(now)),
+                ReturnValues="UPDATED_OLD",
+            )
+            if behind is not None:
+                turn = int(plain(behind["Attributes"])["tat"]) / 1000
+                self._on_call()
+                return max(0.0, turn - BURST_SECONDS - now)
+            # Idle: the allowance has caught up with the clock; start again from now.
+            fresh = self.table.conditional(
+                "update_item",
+                Key=key(f"BUDGET#{self.name}", "GCRA"),
+                UpdateExpression="SET tat = :tat",
+                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+                ExpressionAttributeValues=values(tat=_ms(now + cost), now=_ms(now)),
+            )
+            if fresh is not None:
+                self._on_call()
+                return 0.0
+        # Others kept moving it under us: say to wait one interval and let the caller come back.
+        return self.interval
+
+    def backlog(self) -> float:
+        """Seconds of reserved calls ahead of now (for the operator's status)."""
+        item = self.table.call("get_item", Key=key(f"BUDGET#{self.name}", "GCRA"), ConsistentRead=True)
+        tat = plain(item.get("Item", {})).get("tat")
+        return max(0.0, int(tat) / 1000 - self._clock()) if tat is not None else 0.0
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

@@ -19,7 +19,7 @@ from .decision import needs_work
 from .entities import Entities, Entity
 from .events import JiraEvent, ZendeskEvent
 from .fields import parse_issue_keys, parse_ticket_ids
-from .handoff import DeferReason, Handoff
+from .handoff import PROMPT_SECONDS, DeferReason, Handoff, Turns
 from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord, PairState
 from .operations import (
     DeleteLink,
@@ -73,7 +73,7 @@ class LinkSync:
         self.handoff = handoff
         self.zendesk_issue_field = str(zendesk_issue_field)
         self.timeouts = timeouts
-        self.budget = budget
+        self.turns = Turns(budget, clock)
         self.jira_budget = jira_budget
         self.projects = projects
         self.clock = clock
@@ -124,13 +124,13 @@ class LinkSync:
     def run(self, task: Task[Operation], deadline: Deadline) -> Outcome:
         match task.op:
             case ReconcilePair() as op:
-                return self.pairs.reconcile(Task(op, task.attempts))
+                return self.pairs.reconcile(Task(op, task.attempts, task.reserved_at))
             case SyncTicket() as op:
-                return self.sync_ticket(Task(op, task.attempts), deadline)
+                return self.sync_ticket(Task(op, task.attempts, task.reserved_at), deadline)
             case Purge() as op:
-                return self.purge(Task(op, task.attempts), deadline)
+                return self.purge(Task(op, task.attempts, task.reserved_at), deadline)
             case DeleteLink() as op:
-                return self.delete_link(Task(op, task.attempts))
+                return self.delete_link(Task(op, task.attempts, task.reserved_at))
             case RestoreTicket() as op:
                 return self.restore_ticket(op.ticket_id, deadline)
 
@@ -180,9 +180,9 @@ class LinkSync:
         ticket_id = task.op.ticket_id
         if self.entities.is_tombstoned("ticket", ticket_id):
             return Outcome(ignored="ticket was deleted")
-        wait = self.budget.take() if self.budget is not None else None
-        if wait is not None:
-            return self.handoff.defer(task, "budget", delay=wait)
+        wait = self.turns.wait(task)
+        if wait:
+            return self.handoff.defer(self.turns.hold(task, wait), "budget", delay=wait)
         token, lock = uuid.uuid4().hex, f"TICKET#{ticket_id}"
         if not self.entities.acquire_lock(lock, token, lease_seconds=self.timeouts.ticket_lock):
             return self.handoff.defer(task, "held", delay=self.timeouts.contention_retry)
@@ -239,8 +239,8 @@ class LinkSync:
         for start in range(0, len(unknown), KEYS_PER_SEARCH):
             if not deadline.has_time():
                 raise _Later("deadline", 0)
-            wait = self.jira_budget.take() if self.jira_budget is not None else None
-            if wait is not None:
+            wait = self.jira_budget.take() if self.jira_budget is not None else 0.0
+            if wait > PROMPT_SECONDS:
                 raise _Later("budget", wait)
             self.jira.resolve_keys(unknown[start : start + KEYS_PER_SEARCH])
 
@@ -260,7 +260,7 @@ class LinkSync:
         )
         return Outcome(ignored=f"the {side} field was left as it is: {why}")
 
-    def purge(self, task: Task[Purge], deadline: Deadline) -> Outcome:
+    def purge(self, task: Task[Purge], deadline: Deadline, *, patient: bool = False) -> Outcome:
         """An issue or ticket is gone: tombstone it and delete every link it has, ours or not."""
         op = task.op
         self.entities.put_tombstone(op.entity, op.entity_id)
@@ -268,22 +268,26 @@ class LinkSync:
         for rec in records:
             if rec.owners and not op.keep_owners:
                 self.ledger.clear_owners(rec.issue_id, rec.ticket_id)
-        outcome = self.pairs.reconcile_all([(rec.issue_id, rec.ticket_id) for rec in records], deadline)
+        pairs = [(rec.issue_id, rec.ticket_id) for rec in records]
+        outcome = self.pairs.reconcile_all(pairs, deadline, patient=patient)
         # The pairs above delete the links the ledger knows; the rest were made elsewhere, e.g. by agents in
         # Zendesk's Jira app, and are found by listing the entity's links.
         ours = {rec.link_id for rec in records if rec.link_id is not None}
-        return outcome.merge(self._purge_unknown_links(task, ours, deadline))
+        return outcome.merge(self._purge_unknown_links(task, ours, deadline, patient))
 
     def _records_of(self, kind: Entity, entity_id: str) -> list[LinkRecord]:
         if kind == "issue":
             return self.ledger.links_for_issue(entity_id)
         return self.ledger.links_for_ticket(entity_id)
 
-    def _purge_unknown_links(self, task: Task[Purge], ours: set[int], deadline: Deadline) -> Outcome:
+    def _purge_unknown_links(
+        self, task: Task[Purge], ours: set[int], deadline: Deadline, patient: bool
+    ) -> Outcome:
         op = task.op
-        wait = self.budget.take() if self.budget is not None else None
-        if wait is not None:
-            return self.handoff.defer(task, "budget", delay=wait)
+        patience = max(0.0, deadline.remaining() - deadline.reserve) if patient else 0.0
+        wait = self.turns.wait(task, patience=patience)
+        if wait:
+            return self.handoff.defer(self.turns.hold(task, wait), "budget", delay=wait)
         try:
             remaining = [link for link in self._links_of(op.entity, op.entity_id) if link.id not in ours]
         except errors.ApiError as e:

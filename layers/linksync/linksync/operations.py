@@ -136,22 +136,27 @@ _KINDS: dict[str, type[ReconcilePair | SyncTicket | RestoreTicket | Purge | Dele
 
 @dataclass(frozen=True)
 class Task[O: Operation]:
-    """An operation and the attempts it has used so far (failed tries; deferrals do not count)."""
+    """An operation and the attempts it has used so far (failed tries; deferrals do not count).
+
+    ``reserved_at`` (epoch seconds): the Zendesk call budget already gave this task a turn at that time, so
+    when it runs then it calls without asking again (see :mod:`linksync.budget`).
+    """
 
     op: O
     attempts: int = 0
+    reserved_at: float | None = None
 
     def failed_once(self) -> Task[O]:
-        return replace(self, attempts=self.attempts + 1)
+        return replace(self, attempts=self.attempts + 1, reserved_at=None)
+
+    def reserved(self, at: float | None) -> Task[O]:
+        return replace(self, reserved_at=at)
 
     def to_message(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "v": SCHEMA_VERSION,
-            "op": self.op.kind,
-            **self.op.fields(),
-            "attempt": self.attempts,
-            **extra,
-        }
+        message = {"v": SCHEMA_VERSION, "op": self.op.kind, **self.op.fields(), "attempt": self.attempts}
+        if self.reserved_at is not None:
+            message["reserved_at"] = round(self.reserved_at, 3)
+        return message | extra
 
     def to_json(self, **extra: Any) -> str:
         return json.dumps(self.to_message(**extra), default=str)
@@ -167,7 +172,11 @@ class Task[O: Operation]:
             raise MalformedTaskError("unknown op")
         attempt = data.get("attempt", 0)
         attempts = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 0
-        return Task(kind.parse(data), max(0, attempts))
+        reserved = data.get("reserved_at")
+        at = (
+            float(reserved) if isinstance(reserved, (int, float)) and not isinstance(reserved, bool) else None
+        )
+        return Task(kind.parse(data), max(0, attempts), at)
 
     @staticmethod
     def from_json(body: str) -> Task[Operation]:

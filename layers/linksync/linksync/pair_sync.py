@@ -33,7 +33,7 @@ from .decision import (
     decide,
     in_flight_for,
 )
-from .handoff import Handoff
+from .handoff import Handoff, Turns
 from .ledger import Ledger, PairState, PairWrite
 from .operations import Outcome, ReconcilePair, Task
 from .ports import ZendeskApi
@@ -73,22 +73,30 @@ class PairSync:
         self.ledger = ledger
         self.handoff = handoff
         self.timeouts = timeouts
-        self.budget = budget
+        self.turns = Turns(budget, clock)
         self.clock = clock
 
     def reconcile_all(
-        self, pairs: Iterable[tuple[str, str]], deadline: Deadline, *, verify: bool = False
+        self,
+        pairs: Iterable[tuple[str, str]],
+        deadline: Deadline,
+        *,
+        verify: bool = False,
+        patient: bool = False,
     ) -> Outcome:
+        """Each pair, while the deadline allows (the rest go to the queue). ``patient``: wait for a turn of
+        the call budget here, as long as the deadline allows, rather than queue the pair for it."""
         outcome = Outcome()
         for issue_id, ticket_id in dict.fromkeys(pairs):
             task = Task(ReconcilePair(issue_id, ticket_id, verify))
-            if deadline.has_time():
-                outcome.merge(self.reconcile(task))
-            else:
+            if not deadline.has_time():
                 outcome.merge(self.handoff.defer(task, "deadline"))
+                continue
+            patience = max(0.0, deadline.remaining() - deadline.reserve) if patient else 0.0
+            outcome.merge(self.reconcile(task, patience=patience))
         return outcome
 
-    def reconcile(self, task: Task[ReconcilePair]) -> Outcome:
+    def reconcile(self, task: Task[ReconcilePair], *, patience: float = 0.0) -> Outcome:
         """Bring the task's pair in line with the ledger: create, adopt, delete, or nothing (looking at
         Zendesk first when the task says it was seen to disagree with the ledger)."""
         doubt = task.op.verify
@@ -103,11 +111,9 @@ class PairSync:
                     return self.handoff.defer(task, "held", delay=self.timeouts.contention_retry)
                 case WaitUntil(at):
                     return self.handoff.defer(task, "in_flight", delay=at - now)
-            wait = (
-                self.budget.take() if self.budget is not None and isinstance(action, CALLS_ZENDESK) else None
-            )
-            if wait is not None:
-                return self.handoff.defer(task, "budget", delay=wait)
+            wait = self.turns.wait(task, patience=patience) if isinstance(action, CALLS_ZENDESK) else 0.0
+            if wait:
+                return self.handoff.defer(self.turns.hold(task, wait), "budget", delay=wait)
             token = uuid.uuid4().hex
             flight = in_flight_for(action, now=now)
             if self.ledger.claim(state, token, lease_seconds=self.timeouts.claim_lease, in_flight=flight):

@@ -38,7 +38,7 @@ def build_reconciler(
         entities=sync.entities,
         jira_ticket_field=svc.settings.jira_ticket_field,
         zendesk_issue_field=svc.settings.zendesk_issue_field,
-        budget=sync.budget,
+        budget=sync.turns.budget,
         clock=clock,
     )
     merger = Merger(store=store, ledger=sync.ledger, sync=sync, clock=clock)

@@ -126,11 +126,13 @@ class Merger:
                     if entity not in purged:
                         purged.add(entity)
                         task = Task(Purge(side, entity[1], keep_owners=side == "ticket"))
-                        outcome.merge(self.sync.purge(task, deadline))
+                        outcome.merge(self.sync.purge(task, deadline, patient=True))
                 continue
             changed = self._set_owners(chunk, pair, verdict)
             if changed or verdict.ledger_wrong or verdict.drift in ("missing", "unwanted"):
-                outcome.merge(self.sync.pairs.reconcile_all([pair], deadline, verify=verdict.ledger_wrong))
+                outcome.merge(
+                    self.sync.pairs.reconcile_all([pair], deadline, verify=verdict.ledger_wrong, patient=True)
+                )
         for name in ("created", "deleted", "queued"):
             job.counts[name] = job.counts.get(name, 0) + getattr(outcome, name)
 

@@ -23,6 +23,7 @@ from .. import errors
 from ..budget import CallBudget
 from ..entities import Entities
 from ..fields import Parsed, parse_issue_keys, parse_ticket_ids
+from ..handoff import PROMPT_SECONDS
 from ..jira import JiraClient, JiraIssue
 from ..ledger import Ledger, LinkRecord
 from ..zendesk import ExportedTicket, ZendeskClient
@@ -92,7 +93,7 @@ class Reader:
         now = self.clock()
         if now < job.export_not_before:
             raise Wait(job.export_not_before, "the ticket export allows 10 requests a minute")
-        self._spend("the Zendesk call budget is spent")
+        self._spend(job)
         start = None if job.cursor else _export_start(job, now)
         job.export_not_before = now + EXPORT_INTERVAL
         try:
@@ -163,7 +164,7 @@ class Reader:
             self._links_of_changed(job)
 
     def _all_links(self, job: JobState) -> None:
-        self._spend("the Zendesk call budget is spent")
+        self._spend(job)
         page, after = self.zendesk.list_links_page(after=job.cursor, page_size=LINKS_PAGE)
         self._record_links(job, [(link.issue_id, link.ticket_id, link.id, link.issue_key) for link in page])
         job.cursor = after
@@ -180,7 +181,7 @@ class Reader:
             else:
                 job.phase, job.cursor = "ledger", None
             return
-        self._spend("the Zendesk call budget is spent")
+        self._spend(job)
         item = page[0]
         entity_id = str(int(item["sk"].split("#")[1]))
         listed = (
@@ -232,10 +233,19 @@ class Reader:
             job.cursor = "I#" if kind == "T" else None
         return records
 
-    def _spend(self, why: str) -> None:
-        wait = self.budget.take() if self.budget is not None else None
-        if wait is not None:
-            raise Wait(self.clock() + wait, why)
+    def _spend(self, job: JobState) -> None:
+        """Take the job's next Zendesk call from the shared budget. A turn given for later is kept in the
+        job's checkpoint, so the step that waits for it does not ask again."""
+        now = self.clock()
+        if job.budget_at:
+            if job.budget_at - now > PROMPT_SECONDS:
+                raise Wait(job.budget_at, "waiting for its turn in the Zendesk call budget")
+            job.budget_at = 0.0
+            return
+        wait = self.budget.take() if self.budget is not None else 0.0
+        if wait > PROMPT_SECONDS:
+            job.budget_at = now + wait
+            raise Wait(job.budget_at, "waiting for its turn in the Zendesk call budget")
 
 
 def _version(updated_ms: int | None, job: JobState) -> int:

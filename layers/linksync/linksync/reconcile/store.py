@@ -62,6 +62,7 @@ class JobState:
     # Pacing that must survive between invocations: the next time the ticket export may be asked.
     export_not_before: float = 0.0
     error: str | None = None  # why the job failed (a permanent vendor error)
+    budget_at: float = 0.0  # a turn the Zendesk call budget gave this job for its next call
 
     @property
     def done(self) -> bool:
@@ -81,6 +82,7 @@ class JobState:
             "counts": dict(self.counts),
             "slices": self.slices,
             "export_not_before": int(self.export_not_before * 1000),
+            "budget_at": int(self.budget_at * 1000),
         }
         if self.since is not None:
             item["since"] = int(self.since * 1000)
@@ -109,6 +111,7 @@ class JobState:
             finished_at=ms.get("finished_at"),
             export_not_before=int(data.get("export_not_before", 0)) / 1000,
             error=data.get("error"),
+            budget_at=int(data.get("budget_at", 0)) / 1000,
         )
 
 
