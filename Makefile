@@ -50,6 +50,7 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed ## create the dev and SAM CLI
 PORT  ?= 3000
 EVENT ?= events/jira_issue_created.json
 FUNCTION ?= JiraWebhookFunction
+REPLAY ?=
 
 demo: $(VENV)/.installed ## run the whole system locally on the embedded default (moto + sandbox), then stop
 	$(PY) -m local.demo
@@ -57,8 +58,8 @@ demo: $(VENV)/.installed ## run the whole system locally on the embedded default
 serve: $(VENV)/.installed ## keep the local stack running: gateway on 127.0.0.1:PORT (3000), retry worker polling
 	$(PY) -m local.serve --port $(PORT)
 
-send: $(VENV)/.installed ## sign an event file afresh and POST it to `make serve` (EVENT=events/<file>)
-	$(PY) -m local.send $(EVENT) --url http://127.0.0.1:$(PORT)
+send: $(VENV)/.installed ## sign EVENT=events/<file> afresh (new delivery id; REPLAY=1 keeps it) and POST it to `make serve`
+	$(PY) -m local.send $(EVENT) --url http://127.0.0.1:$(PORT) $(if $(REPLAY),--replay)
 
 invoke: $(VENV)/.installed ## run FUNCTION=<LogicalId> once on EVENT=events/<file> (no Docker needed)
 	$(PY) -m local.invoke $(FUNCTION) $(EVENT)

@@ -283,11 +283,12 @@ def test_send_signs_afresh() -> None:
 
     jira_event = json.loads((make_events.EVENTS / "jira_issue_created.json").read_text())
     _, _, raw, fresh = send.request_from_event(jira_event)
-    _, _, _, kept = send.request_from_event(jira_event, keep_id=True)
+    _, _, kept_raw, kept = send.request_from_event(jira_event, replay=True)
     edge.verify_jira(fresh, raw, payloads.SECRET_VALUES["jira_webhook_secret"])
     original = jira_event["headers"]["x-atlassian-webhook-identifier"]
     assert fresh["X-Atlassian-Webhook-Identifier"] != original
     assert kept["X-Atlassian-Webhook-Identifier"] == original
+    assert kept_raw == jira_event["body"].encode()  # a replay is the same body, signed afresh
 
 
 def test_secret_is_created_then_updated_and_never_printed(
