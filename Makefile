@@ -47,7 +47,10 @@ $(eval $(call tool-venv,$(SCAN_VENV),tools/requirements/scan.txt))
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed ## create the dev and SAM CLI virtualenvs from nothing
 
-PORT  ?= 3000
+# `make serve` ports on 127.0.0.1: the gateway (also where `make send` posts), moto, the sandbox.
+PORT         ?= 3000
+MOTO_PORT    ?= 5000
+SANDBOX_PORT ?= 8081
 EVENT ?= events/jira_issue_created.json
 FUNCTION ?= JiraWebhookFunction
 REPLAY ?=
@@ -55,8 +58,8 @@ REPLAY ?=
 demo: $(VENV)/.installed ## run the whole system locally on the embedded default (moto + sandbox), then stop
 	$(PY) -m local.demo
 
-serve: $(VENV)/.installed ## keep the local stack running: gateway on 127.0.0.1:PORT (3000), retry worker polling
-	$(PY) -m local.serve --port $(PORT)
+serve: $(VENV)/.installed ## keep the local stack running: gateway on 127.0.0.1:PORT (3000), MOTO_PORT (5000), SANDBOX_PORT (8081)
+	$(PY) -m local.serve --port $(PORT) --moto-port $(MOTO_PORT) --sandbox-port $(SANDBOX_PORT)
 
 send: $(VENV)/.installed ## sign EVENT=events/<file> afresh (new delivery id; REPLAY=1 keeps it) and POST it to `make serve`
 	$(PY) -m local.send $(EVENT) --url http://127.0.0.1:$(PORT) $(if $(REPLAY),--replay)

@@ -24,7 +24,7 @@ import requests
 from local import payloads
 from local.demo_adoption import adopt
 from local.payloads import ZENDESK_ISSUE_FIELD, jira_issue, zendesk_event
-from local.run import LocalRun
+from local.run import LocalRun, new_log_dir
 from local.vendors import VendorSandbox
 
 ISSUES = {"PROJ-1": "10001", "PROJ-2": "10002", "PROJ-3": "10003"}
@@ -226,11 +226,12 @@ def render(result: DemoResult) -> list[str]:
 
 def run_demo(out: Callable[[str], None] = print, *, log_dir: Path | None = None) -> DemoResult:
     started = time.monotonic()
+    log_dir = log_dir or new_log_dir("demo")  # kept after the demo, for reading what the functions did
+    out(f"Function logs in {log_dir}")
     out("Starting moto (AWS), the Zendesk/Jira sandbox, the template's resources and the functions...")
     with LocalRun(log_dir=log_dir) as run:
         sandbox = run.sandbox.url if run.sandbox else "-"
         out(f"  gateway {run.gateway.url}  moto {run.moto_url}  sandbox {sandbox}")
-        out(f"  function logs in {run.log_dir}")
         story = Story(run, out)
         story.play()
         result = collect(run, story)
@@ -242,7 +243,7 @@ def run_demo(out: Callable[[str], None] = print, *, log_dir: Path | None = None)
         out("OK: the adoption went as it should." if not adoption else "")
         for problem in adoption:
             out(f"DIVERGED: {problem}")
-    out(f"({time.monotonic() - started:.1f}s, all processes stopped)")
+    out(f"({time.monotonic() - started:.1f}s, all processes stopped; function logs kept in {log_dir})")
     return result
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from local.httpd import BackgroundServer
-from local.stack import http_api_event
+from local.stack import http_api_event, port_unavailable
 from local.template import resources
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
@@ -94,6 +94,57 @@ def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
 
 
+# The counts a webhook's answer carries (linksync.operations.Outcome), in the order a reader wants them.
+OUTCOME_COUNTS = ("created", "deleted", "adopted", "queued", "dead_lettered", "unchanged")
+
+
+def summarize(status: int, data: bytes, error: str | None = None) -> str:
+    """What a request came to, in a few words: ``created 2, queued 1``, ``ignored: <why>``, the error."""
+    if error:
+        return error
+    try:
+        body = json.loads(data) if data else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return "" if status < 400 else f"HTTP {status}"
+    if isinstance(body.get("report"), dict):  # a reconcile job's answer, through the Invoke API
+        return _reconcile_summary(body)
+    parts = [
+        f"{k.replace('_', '-')} {body[k]}" for k in OUTCOME_COUNTS if isinstance(body.get(k), int) and body[k]
+    ]
+    if body.get("ignored"):
+        parts.append(f"ignored: {body['ignored']}")
+    for key in ("error", "message", "errorMessage"):
+        if body.get(key):
+            parts.append(f"error: {body[key]}")
+            break
+    if isinstance(body.get("batchItemFailures"), list):
+        parts.append(f"{len(body['batchItemFailures'])} batch item failure(s)")
+    if body.get("notes"):
+        parts.append(f"{len(body['notes'])} note(s)")
+    return ", ".join(parts) or ("no change" if "status" in body else "")
+
+
+def _reconcile_summary(body: dict[str, Any]) -> str:
+    report = body["report"]
+    counts = ", ".join(f"{k} {v}" for k, v in report.items() if isinstance(v, int) and v)
+    state = "done" if body.get("done") else f"not done ({body.get('phase', '?')})"
+    head = f"reconcile {body.get('mode', '?')}{' applied' if body.get('apply') else ' dry run'}, {state}"
+    extra = next((f", {k}: {body[k]}" for k in ("error", "waiting", "busy") if body.get(k)), "")
+    return f"{head}{': ' + counts if counts else ''}{extra}"
+
+
+def delivery_of(data: bytes) -> str | None:
+    """The delivery id a webhook's answer names, if any."""
+    try:
+        body = json.loads(data) if data else None
+    except ValueError:
+        return None
+    value = body.get("delivery_id") if isinstance(body, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
 @dataclass
 class GatewayLogLine:
     method: str
@@ -101,6 +152,24 @@ class GatewayLogLine:
     status: int
     function: str | None
     millis: float
+    summary: str = ""
+    delivery_id: str | None = None
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    data: bytes
+    function: str | None
+    error: str | None = None  # why the function failed, for the log line (never sent to the client)
+
+
+def _function_error(e: Exception) -> str:
+    payload = getattr(e, "payload", None)
+    if isinstance(payload, dict):
+        return f"function error: {payload.get('errorType', 'Error')}: {payload.get('errorMessage', '')}"
+    return f"function error: {type(e).__name__}: {e}"
 
 
 class Gateway:
@@ -116,7 +185,10 @@ class Gateway:
         self.routes = routes if routes is not None else template_routes()
         self.invokers = invokers
         self.on_request = on_request
-        self._httpd = BackgroundServer(host, port, self._handler(), name="http-api-gateway")
+        try:
+            self._httpd = BackgroundServer(host, port, self._handler(), name="http-api-gateway")
+        except OSError as e:
+            raise (port_unavailable(e, port) or e) from None
 
     @property
     def url(self) -> str:
@@ -132,35 +204,42 @@ class Gateway:
     def handle(
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, dict[str, str], bytes, str | None]:
+        answer = self.dispatch(method, raw_path, headers, body)
+        return answer.status, answer.headers, answer.data, answer.function
+
+    def dispatch(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
         invoked = INVOKE_PATH.match(urlsplit(raw_path).path)
         if invoked and method == "POST":
             return self._invoke_api(invoked.group(1), body)
         function = self.routes.get((method, urlsplit(raw_path).path))
         if function is None:
-            return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}', None
+            return Answer(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}', None)
         if len(body) > MAX_PAYLOAD_BYTES:
-            return (
-                413,
-                {"Content-Type": "application/json"},
-                b'{"message":"Request Entity Too Large"}',
-                function,
+            return Answer(
+                413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}', function
             )
         try:
             result = self.invokers[function](to_event(method, raw_path, headers, body))
-        except Exception:
-            return 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}', function
+        except Exception as e:
+            return Answer(
+                500,
+                {"Content-Type": "application/json"},
+                b'{"message":"Internal Server Error"}',
+                function,
+                error=_function_error(e),
+            )
         status, out_headers, data = from_result(result)
-        return status, out_headers, data, function
+        return Answer(status, out_headers, data, function)
 
-    def _invoke_api(self, name: str, body: bytes) -> tuple[int, dict[str, str], bytes, str | None]:
+    def _invoke_api(self, name: str, body: bytes) -> Answer:
         """Lambda's Invoke API, synchronous: the function's answer as the payload, or its error document."""
         function = name.rsplit(":function:", 1)[-1].split(":")[0]
         if function not in self.invokers:
             error = {"Type": "User", "message": f"Function not found: {function}"}
-            return (
+            return Answer(
                 404,
                 {"Content-Type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException"},
-                (json.dumps(error).encode()),
+                json.dumps(error).encode(),
                 None,
             )
         headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
@@ -168,13 +247,14 @@ class Gateway:
             result = self.invokers[function](json.loads(body or b"{}"))
         except Exception as e:
             document = getattr(e, "payload", None) or {"errorMessage": str(e), "errorType": type(e).__name__}
-            return (
+            return Answer(
                 200,
                 {**headers, "X-Amz-Function-Error": "Unhandled"},
                 json.dumps(document).encode(),
                 function,
+                error=_function_error(e),
             )
-        return 200, headers, json.dumps(result).encode(), function
+        return Answer(200, headers, json.dumps(result).encode(), function)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         gateway = self
@@ -189,19 +269,23 @@ class Gateway:
             def _any(self) -> None:
                 started = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, headers, data, function = gateway.handle(
-                    self.command, self.path, list(self.headers.items()), body
-                )
-                self.send_response(status)
-                for k, v in headers.items():
+                answer = gateway.dispatch(self.command, self.path, list(self.headers.items()), body)
+                self.send_response(answer.status)
+                for k, v in answer.headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(answer.data)))
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(answer.data)
                 if gateway.on_request:
                     gateway.on_request(
                         GatewayLogLine(
-                            self.command, self.path, status, function, (time.monotonic() - started) * 1000
+                            self.command,
+                            self.path,
+                            answer.status,
+                            answer.function,
+                            (time.monotonic() - started) * 1000,
+                            summary=summarize(answer.status, answer.data, answer.error),
+                            delivery_id=delivery_of(answer.data),
                         )
                     )
 

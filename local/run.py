@@ -6,9 +6,11 @@ resources, each function in its own warm process, the HTTP API gateway, and the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -19,13 +21,64 @@ from typing import Any
 from local import payloads
 from local.gateway import Gateway, GatewayLogLine
 from local.runtime import FunctionProcess
-from local.stack import DrainReport, LocalStack, drain_queue, function_template_props, moto_server
+from local.stack import (
+    DrainReport,
+    LocalStack,
+    PortUnavailable,
+    drain_queue,
+    function_template_props,
+    listening_socket,
+    moto_server,
+    port_unavailable,
+)
 from local.template import ROOT, resources
 from local.vendors import VendorSandbox
 
 REAL_VENDOR_ENV = ("ZENDESK_BASE_URL", "JIRA_BASE_URL")
 # Where `make serve` says how to reach it while it runs: the operator's CLI reads it (`linksync --local`).
 STATE_FILE = ROOT / ".aws-sam" / "local-stack.json"
+# Function logs of `make demo` and `make serve`, one folder per run, kept after the run ends.
+LOGS_ROOT = ROOT / ".aws-sam" / "logs"
+KEEP_LOG_FOLDERS = 20
+
+
+def new_log_dir(label: str, root: Path | None = None) -> Path:
+    """A fresh folder for one run's function logs (``<root>/<YYYYmmdd-HHMMSS>-<label>``, LOGS_ROOT by
+    default), kept after the run; only the newest KEEP_LOG_FOLDERS folders of ``root`` are kept."""
+    root = root or LOGS_ROOT
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{stamp}-{label}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{label}-{n}"
+    path.mkdir()
+    older = sorted((p for p in root.iterdir() if p.is_dir() and p != path), key=lambda p: p.stat().st_mtime)
+    for stale in older[: max(0, len(older) - (KEEP_LOG_FOLDERS - 1))]:
+        for f in stale.iterdir():
+            f.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            stale.rmdir()
+    return path
+
+
+def check_ports(ports: dict[str, int]) -> None:
+    """Raise PortUnavailable (with the role, e.g. "moto") for the first fixed port that cannot be listened on,
+    before anything starts. Ports are held until all are checked, so one port given twice is caught too."""
+    held = []
+    try:
+        for role, port in ports.items():
+            if not port:
+                continue
+            try:
+                held.append(listening_socket(port))
+            except PortUnavailable as e:
+                e.role = role
+                raise
+    finally:
+        for sock in held:
+            sock.close()
 
 
 @dataclass
@@ -65,10 +118,18 @@ class EventSourceStats(DrainReport):
 class SqsEventSource:
     """Polls a queue and invokes a function with batches, as Lambda's SQS event source mapping does."""
 
-    def __init__(self, stack: LocalStack, function: FunctionProcess, *, queue: str = "RetryQueue") -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        function: FunctionProcess,
+        *,
+        queue: str = "RetryQueue",
+        on_drain: Callable[[DrainReport], None] | None = None,
+    ) -> None:
         self.stack = stack
         self.function = function
         self.queue = queue
+        self.on_drain = on_drain
         event = next(
             e
             for e in function_template_props(function.logical_id).get("Events", {}).values()
@@ -93,7 +154,14 @@ class SqsEventSource:
         def loop() -> None:
             while not self._stop.wait(interval):
                 self.stats.polls += 1
-                self.drain(idle_rounds=1, failure_visibility=5)
+                try:
+                    report = self.drain(idle_rounds=1, failure_visibility=5)
+                except Exception as e:  # moto stopping under us, a broken connection: poll again
+                    if not self._stop.is_set():
+                        print(f"retry worker poll failed: {type(e).__name__}: {e}", flush=True)
+                    continue
+                if report.records and self.on_drain is not None:
+                    self.on_drain(report)
 
         self._thread = threading.Thread(target=loop, name="sqs-event-source", daemon=True)
         self._thread.start()
@@ -116,6 +184,7 @@ class LocalRun:
     extra_env: dict[str, str] = field(default_factory=dict)
     on_request: Callable[[GatewayLogLine], None] | None = None
     functions: tuple[str, ...] | None = None
+    on_drain: Callable[[DrainReport], None] | None = None
 
     def __enter__(self) -> LocalRun:
         self._exit = ExitStack()
@@ -149,13 +218,26 @@ class LocalRun:
         }
 
     def _start(self) -> None:
+        check_ports({"gateway": self.gateway_port, "moto": self.moto_port, "sandbox": self.sandbox_port})
         if self.log_dir is None:
             self.log_dir = Path(
                 self._exit.enter_context(tempfile.TemporaryDirectory(prefix="linksync-logs-"))
             )
-        self.moto_url = self._exit.enter_context(moto_server(port=self.moto_port))
+        try:
+            self.moto_url = self._exit.enter_context(moto_server(port=self.moto_port))
+        except PortUnavailable as e:
+            e.role = "moto"
+            raise
         if self.vendors is None:
-            sandbox = self._exit.enter_context(VendorSandbox(port=self.sandbox_port, slow_seconds=1.5))
+            try:
+                sandbox = VendorSandbox(port=self.sandbox_port, slow_seconds=1.5)
+            except OSError as e:
+                unavailable = port_unavailable(e, self.sandbox_port)
+                if unavailable is None:
+                    raise
+                unavailable.role = "sandbox"
+                raise unavailable from None
+            sandbox = self._exit.enter_context(sandbox)
             self.vendors = Vendors(sandbox.url, sandbox.url, dict(payloads.SECRET_VALUES), sandbox=sandbox)
         self.sandbox = self.vendors.sandbox
         parameters = {
@@ -183,9 +265,13 @@ class LocalRun:
         invokers: dict[str, Callable[[dict[str, Any]], Any]] = {
             name: proc.invoke for name, proc in self.processes.items()
         }
-        self.gateway = Gateway(invokers, port=self.gateway_port, on_request=self.on_request).start()
+        try:
+            self.gateway = Gateway(invokers, port=self.gateway_port, on_request=self.on_request).start()
+        except PortUnavailable as e:
+            e.role = "gateway"
+            raise
         self._exit.callback(self.gateway.stop)
         worker = self.processes.get("RetryWorkerFunction")
-        self.event_source = SqsEventSource(self.stack, worker) if worker else None
+        self.event_source = SqsEventSource(self.stack, worker, on_drain=self.on_drain) if worker else None
         if self.event_source:
             self._exit.callback(self.event_source.stop)

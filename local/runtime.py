@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +38,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done (in the main thread; elsewhere they cannot land):
+    a child started in it is always known to its FunctionProcess, so stop() can end it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:
+                signal.signal(s, handler)
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 class FunctionError(Exception):
@@ -68,14 +92,18 @@ class FunctionProcess:
         self._log = self.log_path.open("ab")
         base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TZ", "SYSTEMROOT") if k in os.environ}
         env = {**base, **self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        self._proc = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter and module, no shell
-            [sys.executable, "-m", "local.runtime", self.logical_id, "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        with signals_held():
+            self._proc = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter and module, no shell
+                [
+                    *(sys.executable, "-m", "local.runtime", self.logical_id),
+                    *("--port", str(self.port), "--parent-pid", str(os.getpid())),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -109,6 +137,22 @@ class FunctionProcess:
         if self._log is not None:
             self._log.close()
         self._session.close()
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """End this process when the one that started it is gone (even killed with SIGKILL, even before this
+    one got here), so no function process outlives `make serve`, `make demo` or a test. Ctrl-C is the
+    parent's to handle: it stops us."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _serve(logical_id: str, port: int) -> None:
@@ -165,7 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="run one template function as a warm local process")
     parser.add_argument("logical_id")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (default: the parent)")
     args = parser.parse_args(argv)
+    _exit_with_parent(args.parent_pid or os.getppid())
     _serve(args.logical_id, args.port)
 
 

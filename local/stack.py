@@ -9,11 +9,13 @@ Used by the integration tests, ``make demo`` and ``make serve``.
 from __future__ import annotations
 
 import base64
+import errno
 import importlib.util
 import json
 import logging
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -59,19 +61,77 @@ LOCAL_FUNCTION_ENV = {
 }
 
 
+class PortUnavailable(Exception):  # noqa: N818 - named for what the user is told
+    """A fixed port cannot be listened on (in use, or not allowed); ``role`` says what wanted it."""
+
+    def __init__(self, port: int, reason: str, role: str = "") -> None:
+        super().__init__(f"port {port}: {reason}")
+        self.port = port
+        self.reason = reason
+        self.role = role
+
+
+def port_unavailable(error: OSError, port: int) -> PortUnavailable | None:
+    """The error of binding ``port`` as a PortUnavailable, or None when it is something else."""
+    if error.errno == errno.EADDRINUSE:
+        return PortUnavailable(port, "already in use")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EADDRNOTAVAIL):
+        return PortUnavailable(port, error.strerror or "not allowed")
+    return None
+
+
+def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on ``host:port``, bound as the stdlib and werkzeug servers bind (SO_REUSEADDR,
+    so a port only in TIME_WAIT is free); raises PortUnavailable when the port is taken or not allowed."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen()
+    except OSError as e:
+        sock.close()
+        raise (port_unavailable(e, port) or e) from None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 @contextmanager
 def moto_server(port: int = 0) -> Iterator[str]:
-    """A moto server over HTTP on 127.0.0.1 (a free port unless given); yields its URL."""
-    from moto.server import ThreadedMotoServer
+    """A moto server over HTTP on 127.0.0.1 (a free port unless given); yields its URL.
+
+    The socket is bound here, in the caller's thread, so a taken port raises PortUnavailable at once
+    (moto's ThreadedMotoServer binds in its thread and then waits forever for a server that never came).
+    """
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    sock = listening_socket(port)
     try:
-        yield f"http://{host}:{port}"
+        server = make_server(
+            "127.0.0.1",
+            int(sock.getsockname()[1]),
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            fd=sock.fileno(),
+        )
     finally:
-        server.stop()
+        sock.close()  # the server holds a duplicate of it
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="moto-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 def aws_env(endpoint_url: str) -> dict[str, str]:

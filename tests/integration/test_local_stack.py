@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from local import demo, invoke, make_events, payloads, send
+from local import run as local_run
 from local.gateway import Gateway, template_routes
 from local.runtime import FunctionError, FunctionProcess
 from local.stack import LocalStack, drain_queue
@@ -213,9 +214,10 @@ def _secret_forms() -> list[str]:
     return forms
 
 
-def test_demo_final_table(tmp_path: Any) -> None:
+def test_demo_final_table(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local_run, "LOGS_ROOT", tmp_path)
     lines: list[str] = []
-    result = demo.run_demo(out=lines.append, log_dir=tmp_path)
+    result = demo.run_demo(out=lines.append)
 
     assert result.ok, result.problems
     table = [
@@ -239,8 +241,12 @@ def test_demo_final_table(tmp_path: Any) -> None:
     assert "created 6, deleted 2" in runs[1]
     assert "missing 0, dead 0, unwanted 0" in runs[2] and "created 0, deleted 0" in runs[2]
 
+    # The function logs are kept in a folder of their own, named at the start and at the end.
+    (log_dir,) = tmp_path.iterdir()
+    assert lines[0] == f"Function logs in {log_dir}"
+    assert lines[-1].endswith(f"all processes stopped; function logs kept in {log_dir})")
     # Secrets never logged: every function's whole log (retries, a 403, dead letters) and the DLQ bodies.
-    logs = {p.name: p.read_text() for p in tmp_path.glob("*.log")}
+    logs = {p.name: p.read_text() for p in log_dir.glob("*.log")}
     assert set(logs) == {
         "JiraWebhookFunction.log",
         "ZendeskWebhookFunction.log",
