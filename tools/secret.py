@@ -2,7 +2,11 @@
 
 Each value comes from the environment (``ZENDESK_EMAIL``, ``ZENDESK_API_TOKEN``, ``ZENDESK_WEBHOOK_SECRET``,
 ``JIRA_EMAIL``, ``JIRA_API_TOKEN``, ``JIRA_WEBHOOK_SECRET``) or, on a terminal, from a prompt that does not
-echo tokens and secrets. Values are never printed. Uses your usual AWS credentials and region (boto3).
+echo tokens and secrets (Enter keeps what the secret holds). Values given are merged into the secret's
+current ones, so a later run needs only what changes, e.g. the webhook signing secrets once the webhooks
+exist. The secret may be created with some values missing: it says which, and the functions refuse work
+until they are set. Values are never printed. Uses your usual AWS credentials and region (boto3), and
+says which account and region it wrote to; without a region or credentials it says so in one line.
 """
 
 from __future__ import annotations
@@ -16,56 +20,169 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import botocore.exceptions
 
 from linksync.config import SECRET_KEYS
 
 VISIBLE = ("zendesk_email", "jira_email")
+# What the webhooks answer while a value is missing (linksync.webhook, a ConfigError): senders retry it.
+MISSING_ANSWER = 'HTTP 503 "the function is misconfigured"'
+
+Ask = Callable[[str, bool, bool], str]
 
 
-def gather(env: dict[str, str], ask: Callable[[str, bool], str] | None) -> dict[str, str]:
-    values: dict[str, str] = {}
-    missing: list[str] = []
+class SecretError(Exception):
+    """Why nothing was written, in one line."""
+
+
+def gather(env: dict[str, str], ask: Ask | None, stored: dict[str, str] | None = None) -> dict[str, str]:
+    """The values given this time: from the environment, else from ``ask(key, hidden, has_value)`` on a
+    terminal; a blank answer gives nothing (the stored value stays)."""
+    stored = stored or {}
+    given: dict[str, str] = {}
     for key in SECRET_KEYS:
         value = env.get(key.upper(), "")
         if not value and ask is not None:
-            value = ask(key, key not in VISIBLE)
-        if not value:
-            missing.append(key.upper())
-        values[key] = value
-    if missing:
-        raise SystemExit(f"missing values (set them in the environment): {', '.join(missing)}")
-    return values
+            value = ask(key, key not in VISIBLE, bool(stored.get(key)))
+        if value:
+            given[key] = value
+    return given
 
 
-def prompt(key: str, hidden: bool) -> str:
-    label = f"{key.replace('_', ' ')}: "
+def prompt(key: str, hidden: bool, has_value: bool) -> str:
+    keep = "Enter keeps the stored value" if has_value else "Enter leaves it unset for now"
+    label = f"{key.replace('_', ' ')} ({keep}): "
     return getpass.getpass(label) if hidden else input(label)
 
 
-def put_secret(name: str, values: dict[str, str], client: Any) -> str:
-    """Create the secret, or add a new version if it exists. Returns 'created' or 'updated'."""
+def missing_keys(values: dict[str, Any]) -> list[str]:
+    return [k for k in SECRET_KEYS if not (isinstance(values.get(k), str) and values.get(k))]
+
+
+def _aws_error(action: str, e: Exception) -> SecretError:
+    if isinstance(e, botocore.exceptions.ClientError):
+        error = e.response.get("Error", {})
+        return SecretError(f"{action}: {error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": "))
+    return SecretError(f"{action}: {e}")
+
+
+def aws_session() -> tuple[Any, str, str]:
+    """(session, account, region) for the caller's credentials and region, or a SecretError saying what is
+    missing."""
+    try:
+        # boto3 reads AWS_DEFAULT_REGION and the profile; AWS_REGION (the AWS CLI's and Lambda's) wins here.
+        session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+        region = session.region_name
+        credentials = session.get_credentials() if region else None
+    except botocore.exceptions.BotoCoreError as e:
+        raise _aws_error("AWS configuration", e) from None
+    if not region:
+        raise SecretError(
+            "no AWS region: set AWS_REGION to the region you deploy the stack to (e.g. AWS_REGION=eu-west-1 "
+            "make secret), or a region in your AWS profile"
+        )
+    if credentials is None:
+        raise SecretError(
+            "no AWS credentials: configure them as for the AWS CLI (aws configure, aws sso login, "
+            "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        )
+    try:
+        account = str(session.client("sts").get_caller_identity()["Account"])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        raise _aws_error("the AWS credentials do not work (STS GetCallerIdentity)", e) from None
+    return session, account, region
+
+
+def read_secret(client: Any, name: str) -> dict[str, Any] | None:
+    """The secret's current JSON object, or None when there is no such secret."""
+    try:
+        current = client.get_secret_value(SecretId=name)
+    except client.exceptions.ResourceNotFoundException:
+        return None
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        raise _aws_error(f"cannot read secret {name}", e) from None
+    try:
+        data = json.loads(current.get("SecretString") or "")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise SecretError(
+            f"secret {name} does not hold a JSON object; fix or delete it in the console, or use another "
+            "name (SECRET_NAME=...)"
+        )
+    return data
+
+
+def put_secret(name: str, values: dict[str, Any], client: Any, *, exists: bool) -> str:
+    """Create the secret, or add a new version to it. Returns 'created' or 'updated'."""
     body = json.dumps(values)
     try:
-        client.create_secret(
-            Name=name,
-            SecretString=body,
-            Description="zendesk-jira-linksync: API tokens and webhook signing secrets",
-        )
-        return "created"
-    except client.exceptions.ResourceExistsException:
+        if not exists:
+            try:
+                client.create_secret(
+                    Name=name,
+                    SecretString=body,
+                    Description="zendesk-jira-linksync: API tokens and webhook signing secrets",
+                )
+                return "created"
+            except client.exceptions.ResourceExistsException:
+                raise SecretError(
+                    f"secret {name} was created meanwhile by someone else; run make secret again"
+                ) from None
         client.put_secret_value(SecretId=name, SecretString=body)
         return "updated"
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        raise _aws_error(f"cannot write secret {name}", e) from None
+
+
+def run(name: str, env: dict[str, str], ask: Ask | None, out: Callable[[str], None]) -> int:
+    session, account, region = aws_session()
+    client = session.client("secretsmanager")
+    stored = read_secret(client, name)
+    given = gather(env, ask, stored)
+    where = f"account {account}, region {region}"
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        where += f", endpoint {os.environ['AWS_ENDPOINT_URL']}"
+    if not given:
+        if stored is None:
+            raise SecretError(
+                f"nothing to write: secret {name} does not exist in {where} and no value was given; set "
+                f"{', '.join(k.upper() for k in SECRET_KEYS)} in the environment (any of them)"
+            )
+        out(f"secret {name} unchanged ({where}): no value given")
+        action = "unchanged"
+        merged: dict[str, Any] = stored
+    else:
+        merged = {**dict.fromkeys(SECRET_KEYS, ""), **(stored or {}), **given}
+        action = put_secret(name, merged, client, exists=stored is not None)
+        kept = [k for k in SECRET_KEYS if k not in given and k not in missing_keys(merged)]
+        out(f"{action} secret {name} in {where}")
+        out(f"  set now: {', '.join(given)}" + (f"; kept: {', '.join(kept)}" if kept else ""))
+    missing = missing_keys(merged)
+    if missing:
+        out(
+            f"  still missing: {', '.join(missing)}. Until they are set the functions refuse every event "
+            f"(the webhooks answer {MISSING_ANSWER}); run it again with just those, e.g. "
+            f"{missing[0].upper()}=... make secret"
+        )
+    else:
+        out("  all six values are set")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="create or update the linksync secret")
-    parser.add_argument("--name", default=os.environ.get("SECRET_NAME", "zendesk-jira-linksync"))
+    parser.add_argument("--name", default=os.environ.get("SECRET_NAME") or "zendesk-jira-linksync")
     args = parser.parse_args(argv)
     ask = prompt if sys.stdin.isatty() else None
-    values = gather(dict(os.environ), ask)
-    action = put_secret(args.name, values, boto3.client("secretsmanager"))
-    print(f"{action} secret {args.name} with keys: {', '.join(SECRET_KEYS)}")
-    return 0
+    try:
+        return run(args.name, dict(os.environ), ask, print)
+    except SecretError as e:
+        print(f"make secret: {e}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, EOFError):
+        print("\nmake secret: interrupted; nothing written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
