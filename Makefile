@@ -15,6 +15,8 @@ SAM      := $(SAM_VENV)/bin/sam
 # sam build looks for python3.12 on PATH.
 SAM_PATH := $(dir $(PY312)):$(PATH)
 PYTEST_ARGS ?=
+# pip says nothing but errors; the venv rules print one line per step instead.
+PIP_QUIET := --quiet --disable-pip-version-check --progress-bar off
 
 .PHONY: help install demo serve send invoke reconcile backfill test soak bench lint typecheck validate scan build check deploy publish secret clean print-python
 
@@ -23,23 +25,29 @@ help: ## this list
 
 $(VENV)/.installed: tools/requirements/dev.txt layers/linksync/requirements.txt
 	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
-	$(PY312) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r tools/requirements/dev.txt
+	@echo "creating $(VENV) with Python 3.12 ($(PY312)) ..."
+	@$(PY312) -m venv $(VENV)
+	@echo "installing the pinned dependencies (under a minute on a first run) ..."
+	@$(PY) -m pip install $(PIP_QUIET) --upgrade pip
+	@$(PY) -m pip install $(PIP_QUIET) -r tools/requirements/dev.txt
 	@# The layer's package and the repo's tooling (local/, tools/) importable from the venv, as in Lambda.
 	@printf '%s\n%s\n' "$(CURDIR)/layers/linksync" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/linksync-dev.pth"
 	@# The operator's CLI as a console script: .venv/bin/linksync
-	@$(PY) -m pip install --quiet --no-deps --editable . > $(VENV)/editable.log 2>&1 || { cat $(VENV)/editable.log; exit 1; }
+	@$(PY) -m pip install $(PIP_QUIET) --no-deps --editable . > $(VENV)/editable.log 2>&1 || { cat $(VENV)/editable.log; exit 1; }
 	@touch $@
+	@echo "done: $(VENV) is ready"
 
 # Tools that pin their own dependencies tightly get a virtualenv each: $(1) the folder, $(2) the requirements.
 define tool-venv
 $(1)/.installed: $(2)
 	@[ -n "$$(PY312)" ] || { echo "Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; }
-	$$(PY312) -m venv $(1)
-	$(1)/bin/python -m pip install --quiet --upgrade pip
-	$(1)/bin/python -m pip install --quiet -r $(2)
+	@echo "creating $(1) with Python 3.12 ($$(PY312)) ..."
+	@$$(PY312) -m venv $(1)
+	@echo "installing the pinned dependencies of $(2) ..."
+	@$(1)/bin/python -m pip install $$(PIP_QUIET) --upgrade pip
+	@$(1)/bin/python -m pip install $$(PIP_QUIET) -r $(2)
 	@touch $$@
+	@echo "done: $(1) is ready"
 endef
 $(eval $(call tool-venv,$(SAM_VENV),tools/requirements/sam.txt))
 $(eval $(call tool-venv,$(SCAN_VENV),tools/requirements/scan.txt))
