@@ -1,16 +1,19 @@
-"""What the Makefile promises a new user: ports and replays through make variables, and a first-run set-up
-that says what it does."""
+"""What the Makefile and the README promise a new user: ports and replays through make variables, a
+first-run set-up that says what it does, and the sandbox's control routes as documented."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from local.template import ROOT
+from local.vendors import VendorSandbox
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +57,58 @@ def test_the_first_run_set_up_says_what_it_does(tmp_path: Path) -> None:
     ]
     installs = [line for line in plan.splitlines() if " -m pip install " in line]
     assert len(installs) == 3 and all("--quiet" in line for line in installs)
+
+
+# ---------------------------------------------------------------------------- the README's sandbox routes
+
+
+def _sandbox_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split("## The local sandbox", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_control_route_is_documented() -> None:
+    source = (ROOT / "local" / "vendors.py").read_text()
+    routes = set(re.findall(r'path == "(/_sandbox/\w+)"', source))
+    assert routes >= {"/_sandbox/faults", "/_sandbox/advance", "/_sandbox/state"}
+    section = _sandbox_section()
+    assert all(f"`{route}`" in section for route in routes), routes
+
+
+def test_the_documented_faults_example_does_what_it_says() -> None:
+    bodies = re.findall(r"-d '(\{.*?\})'", _sandbox_section())
+    assert len(bodies) == 2
+    link = {"link": {"issue_id": "10001", "issue_key": "PROJ-1", "ticket_id": "35436"}}
+    with VendorSandbox() as sandbox:
+        auth = (f"{sandbox.zendesk_email}/token", sandbox.zendesk_token)
+        for body in bodies:
+            assert requests.post(f"{sandbox.url}/_sandbox/faults", data=body, timeout=5).status_code == 204
+        assert requests.get(f"{sandbox.url}/api/v2/jira/links", auth=auth, timeout=5).status_code == 200
+        statuses = [
+            requests.post(f"{sandbox.url}/api/services/jira/links", json=link, auth=auth, timeout=5)
+            for _ in range(4)
+        ]
+        assert [r.status_code for r in statuses] == [503, 503, 429, 201]
+        assert statuses[2].headers["Retry-After"] == "1"
+        state = requests.get(f"{sandbox.url}/_sandbox/state", timeout=5).json()
+        assert state["faults_injected"] == {"503": 2, "429": 1}
+        assert (
+            requests.post(f"{sandbox.url}/_sandbox/advance", data='{"seconds": 90}', timeout=5).status_code
+            == 204
+        )
+        assert sandbox.now() - sandbox._clock() == pytest.approx(90)
+
+
+def test_the_documented_seeding_bodies_work() -> None:
+    rows = {
+        m.group(1): json.loads(m.group(2))
+        for m in re.finditer(r"^\| `(/_sandbox/\w+)` \| `(\{.*?\})` \|", _sandbox_section(), re.M)
+    }
+    with VendorSandbox() as sandbox:
+        ticket = requests.post(f"{sandbox.url}/_sandbox/tickets", json=rows["/_sandbox/tickets"], timeout=5)
+        issue = requests.post(f"{sandbox.url}/_sandbox/issues", json=rows["/_sandbox/issues"], timeout=5)
+        assert (ticket.status_code, issue.status_code) == (201, 201)
+        assert sandbox.live_tickets()[0]["custom_fields"] == [{"id": 360001, "value": "PROJ-1 PROJ-2"}]
+        assert sandbox.state.issues["PROJ-9"]["fields"] == {"customfield_10100": "35500"}
+        assert requests.post(f"{sandbox.url}/_sandbox/reset", timeout=5).status_code == 204
+        assert sandbox.state.issues == {} and sandbox.live_tickets() == []
