@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 
+from local.moto_atomic import make_dynamodb_atomic
 from local.template import ROOT, globals_for, load_template, resources
 
 LAYER_PATHS = [
@@ -111,6 +112,7 @@ def moto_server(port: int = 0) -> Iterator[str]:
     )
     from werkzeug.serving import make_server
 
+    make_dynamodb_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call otherwise
     sock = listening_socket(port)
     try:
