@@ -74,7 +74,7 @@ def test_concurrent_duplicate_deliveries_post_once(pipeline: Pipeline) -> None:
         t.join()
     pipeline.drain()
 
-    # One delivery does the work; the copies are told to come back (409) or answered from its record.
+    # One delivery does the work; the copies find the pair claimed (queued), or the version already applied.
     assert sorted(replies)[0] == 200 and set(replies) <= {200, 409}
     assert pipeline.jira(body).status == 200  # the sender's retry after a 409
     assert pipeline.posts() == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
 from local.payloads import ZENDESK_ISSUE_FIELD, zendesk_event, zendesk_trigger
@@ -57,18 +60,74 @@ def test_unknown_jira_key_is_skipped_with_a_note(jira_issues: Pipeline) -> None:
     assert any("NOPE-9" in note for note in reply.body["notes"])
 
 
-def test_custom_field_change_uses_the_tickets_current_value(jira_issues: Pipeline) -> None:
+def _changed(ticket_id: str, value: str | None, *, seconds_from_now: float) -> dict[str, Any]:
+    """A field change as Zendesk sends it: the new value, and the time of the change (to the ms)."""
+    body = zendesk_event("ticket.custom_field_changed", ticket_id, current=value)
+    at = time.time() + seconds_from_now
+    body["time"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"
+    return body
+
+
+def test_custom_field_change_applies_the_value_it_carries_without_reading_the_ticket(
+    jira_issues: Pipeline,
+) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-2"})
+    p.zendesk(zendesk_event("ticket.created", "501"))
+    p.sandbox.set_ticket_field(501, ZENDESK_ISSUE_FIELD, "PROJ-2 PROJ-3")
+    calls = len(p.sandbox.calls)
+
+    reply = p.zendesk(_changed("501", "PROJ-2 PROJ-3", seconds_from_now=3))
+
+    assert reply.status == 200 and (reply.body["created"], reply.body["deleted"]) == (1, 1)
+    assert p.links() == [("10002", "501"), ("10003", "501")]
+    zendesk_calls = [c for c in p.sandbox.calls[calls:] if c.path.startswith("/api/")]
+    assert [c.method for c in zendesk_calls] == ["POST", "DELETE"]  # one call per link, no ticket read
+
+
+def test_a_late_field_change_is_not_applied_over_a_newer_one(jira_issues: Pipeline) -> None:
+    """Zendesk does not promise order: the older change arrives last. Surely older (by more than the
+    clocks may differ), it is ignored; within that margin the ticket is read, and its value stands."""
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-3"})
+    assert p.zendesk(_changed("501", "PROJ-3", seconds_from_now=4)).body["created"] == 1
+
+    late = p.zendesk(_changed("501", "PROJ-1", seconds_from_now=2))
+    assert late.status == 200 and late.body["ignored"] == "a newer event for this ticket was already applied"
+    assert p.sandbox.calls_to("GET", "/api/v2/tickets/") == []
+
+    close = p.zendesk(_changed("501", "PROJ-2", seconds_from_now=3.5))
+    assert close.status == 200 and close.body["created"] == 0
+    assert p.links() == [("10003", "501")]
+    assert [c.path for c in p.sandbox.calls_to("GET", "/api/v2/tickets/")] == ["/api/v2/tickets/501"]
+
+
+def test_a_replayed_field_change_costs_no_call(jira_issues: Pipeline) -> None:
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
+    body = _changed("501", "PROJ-1", seconds_from_now=1)
+    assert p.zendesk(body).body["created"] == 1
+    calls = len(p.sandbox.calls)
+
+    again = p.zendesk(body)
+
+    assert again.status == 200 and again.body["ignored"] == "this event was already applied"
+    assert len(p.sandbox.calls) == calls
+
+
+def test_a_field_change_right_after_a_read_reads_again(jira_issues: Pipeline) -> None:
+    """A change stamped within a second of a read may be one the read already saw, or one it did not:
+    the ticket is read again rather than guess."""
     p = jira_issues
     p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-2"})
     p.zendesk(zendesk_event("ticket.created", "501"))
     p.sandbox.set_ticket_field(501, ZENDESK_ISSUE_FIELD, "PROJ-2 PROJ-3")
 
-    # The event's own "current" is stale on purpose: the Tickets API is the truth.
-    stale = zendesk_event("ticket.custom_field_changed", "501", current="PROJ-1", previous="PROJ-1 PROJ-2")
-    reply = p.zendesk(stale)
+    reply = p.zendesk(_changed("501", "PROJ-1", seconds_from_now=0))  # says less than the field holds now
 
     assert reply.status == 200
     assert p.links() == [("10002", "501"), ("10003", "501")]
+    assert len(p.sandbox.calls_to("GET", "/api/v2/tickets/")) == 2
 
 
 def test_change_to_another_field_is_ignored(jira_issues: Pipeline) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from linksync.errors import InvalidPayloadError
-from linksync.events import parse_jira, parse_zendesk
+from linksync.events import parse_jira, parse_zendesk, rfc3339_ms
 from local.payloads import jira_issue, zendesk_event, zendesk_trigger
 
 FIELD = "customfield_10100"
@@ -197,3 +198,73 @@ def test_sample_payloads_carry_the_shapes_the_parser_reads() -> None:
     assert changed["event"]["current"] == {"value": "PROJ-2"}
     assert changed["event"]["previous"] == {"value": "PROJ-1"}
     assert zendesk_event("ticket.merged", "41")["event"] == {"target_ticket_id": "42"}
+
+
+@pytest.mark.parametrize(
+    ("current", "carried"),
+    [
+        ({"value": "PROJ-1 PROJ-2"}, "PROJ-1 PROJ-2"),  # an object with a value (seen in real payloads)
+        ("PROJ-1", "PROJ-1"),  # a bare value
+        ({"value": None}, None),  # the field cleared
+        ({"value": ""}, None),
+        (None, None),
+    ],
+)
+def test_zendesk_field_change_carries_our_fields_new_value_with_the_event_time(
+    current: Any, carried: str | None
+) -> None:
+    body = zendesk_event("ticket.custom_field_changed", "5", field_id="360001")
+    body["event"]["current"] = current
+    body["time"] = "2025-01-08T10:12:07.672717030Z"
+
+    parsed = parse_zendesk(body, issue_field="360001")
+
+    assert parsed.action == "sync" and parsed.carried is not None
+    assert parsed.carried.value == carried
+    assert parsed.carried.time_ms == 1736331127672
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"current": {"id": "7"}},  # an object without a value
+        {"current": ["PROJ-1"]},  # not text
+        {"current": 5},
+        {"current": {"value": {"text": "PROJ-1"}}},
+        {"time": "yesterday"},
+        {"time": None},
+        {"time": "2025-01-08 10:12:07"},  # no zone: not RFC 3339
+    ],
+)
+def test_zendesk_field_change_whose_value_or_time_cannot_be_read_is_synced_from_the_ticket(
+    change: dict[str, Any],
+) -> None:
+    body = zendesk_event("ticket.custom_field_changed", "5", field_id="360001", current="PROJ-1")
+    if "current" in change:
+        body["event"]["current"] = change["current"]
+    if "time" in change:
+        body["time"] = change["time"]
+    del_current = zendesk_event("ticket.custom_field_changed", "5", field_id="360001")
+    del del_current["event"]["current"]
+
+    for payload in (body, del_current):
+        parsed = parse_zendesk(payload, issue_field="360001")
+        assert (parsed.action, parsed.carried) == ("sync", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("2099-07-04T05:33:18Z", 4086826398000),  # the docs' example, to the second
+        ("2025-01-08T10:12:07.6+01:00", 1736327527600),
+        ("2025-01-08T10:12:07.123456789-00:30", 1736332927123),
+    ],
+)
+def test_event_times_are_read_to_the_millisecond(text: str, ms: int) -> None:
+    assert rfc3339_ms(text) == ms
+
+
+def test_sample_zendesk_events_carry_nanosecond_times() -> None:
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", zendesk_event("ticket.created", "5")["time"]
+    )

@@ -125,11 +125,13 @@ class World:
         ticket = self.tickets[ticket_id]
         keys = [] if ticket["manual"] else self._field_keys()
         ticket["keys"] = set(keys)
-        self.sandbox.set_ticket_field(ticket_id, ZENDESK_ISSUE_FIELD, self._key_value(keys))
-        return Delivery(
-            "zendesk",
-            payloads.zendesk_event("ticket.custom_field_changed", ticket_id, event_id=f"zd-{self.counter}"),
+        value = self._key_value(keys)
+        self.sandbox.set_ticket_field(ticket_id, ZENDESK_ISSUE_FIELD, value)
+        # The event carries the new value, as Zendesk's does, stamped with the time of the change.
+        event = payloads.zendesk_event(
+            "ticket.custom_field_changed", ticket_id, event_id=f"zd-{self.counter}", current=value or None
         )
+        return Delivery("zendesk", event)
 
     def _delete_ticket(self, ticket_id: str) -> Delivery:
         self.tickets[ticket_id]["deleted"] = True

@@ -43,6 +43,7 @@ class CallBudget:
         self.name = name
         self._clock = clock
         self._on_call = on_call  # counts each call granted (the ZendeskCalls / JiraCalls metric)
+        self._tat_seen = 0.0  # the allowance's ``tat`` as this container last saw it (epoch seconds)
 
     @property
     def interval(self) -> float:
@@ -59,33 +60,47 @@ class CallBudget:
             return 0.0
         now = self._clock()
         cost = calls * self.interval
+        # One request when the guess of which case holds is right (the last ``tat`` this container saw).
+        idle_first = self._tat_seen < now
         for _ in range(ATTEMPTS):
-            # Busy: calls are reserved ahead of now; queue behind them (one request).
-            behind = self.table.conditional(
-                "update_item",
-                Key=key(f"BUDGET#{self.name}", "GCRA"),
-                UpdateExpression="SET tat = tat + :cost",
-                ConditionExpression="tat >= :now",
-                ExpressionAttributeValues=values(cost=_ms(cost), now=_ms(now)),
-                ReturnValues="UPDATED_OLD",
-            )
-            if behind is not None:
-                turn = int(plain(behind["Attributes"])["tat"]) / 1000
-                self._on_call()
-                return max(0.0, turn - BURST_SECONDS - now)
-            # Idle: the allowance has caught up with the clock; start again from now.
-            fresh = self.table.conditional(
-                "update_item",
-                Key=key(f"BUDGET#{self.name}", "GCRA"),
-                UpdateExpression="SET tat = :tat",
-                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                ExpressionAttributeValues=values(tat=_ms(now + cost), now=_ms(now)),
-            )
-            if fresh is not None:
-                self._on_call()
-                return 0.0
+            for idle in (idle_first, not idle_first):
+                wait = self._from_idle(now, cost) if idle else self._behind(now, cost)
+                if wait is not None:
+                    self._on_call()
+                    return wait
         # Others kept moving it under us: say to wait one interval and let the caller come back.
         return self.interval
+
+    def _behind(self, now: float, cost: float) -> float | None:
+        """Busy: calls are reserved ahead of now; queue behind them. None when the allowance is idle."""
+        behind = self.table.conditional(
+            "update_item",
+            Key=key(f"BUDGET#{self.name}", "GCRA"),
+            UpdateExpression="SET tat = tat + :cost",
+            ConditionExpression="tat >= :now",
+            ExpressionAttributeValues=values(cost=_ms(cost), now=_ms(now)),
+            ReturnValues="UPDATED_OLD",
+        )
+        if behind is None:
+            return None
+        turn = int(plain(behind["Attributes"])["tat"]) / 1000
+        self._tat_seen = turn + cost
+        return max(0.0, turn - BURST_SECONDS - now)
+
+    def _from_idle(self, now: float, cost: float) -> float | None:
+        """Idle: the allowance has caught up with the clock; start again from now. None when it is busy."""
+        fresh = self.table.conditional(
+            "update_item",
+            Key=key(f"BUDGET#{self.name}", "GCRA"),
+            UpdateExpression="SET tat = :tat",
+            ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+            ExpressionAttributeValues=values(tat=_ms(now + cost), now=_ms(now)),
+        )
+        if fresh is None:
+            self._tat_seen = now  # not idle: guess busy next time
+            return None
+        self._tat_seen = now + cost
+        return 0.0
 
     def backlog(self) -> float:
         """Seconds of reserved calls ahead of now (for the operator's status)."""

@@ -1,8 +1,8 @@
 """What events want: from a webhook or a queued task to the links one issue or one ticket should have.
 
 Every event becomes *desired state* for one issue or one ticket: its field's current value, or "nothing"
-after a delete. The ledger records who wants each pair (:meth:`LinkSync._set_field_claims`); then every
-pair whose claims changed, or whose record shows unfinished work, is brought to what is wanted by
+after a delete. :class:`linksync.claims.FieldClaims` records who wants each pair; then every pair whose
+claims changed, or whose record shows unfinished work, is brought to what is wanted by
 :class:`linksync.pair_sync.PairSync`. Replays, duplicates, out-of-order deliveries and late retries all
 converge, because they all end in the same decision.
 """
@@ -12,15 +12,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from . import errors
 from .budget import CallBudget
-from .decision import needs_work
+from .claims import FieldClaims
 from .entities import Entities, Entity
-from .events import JiraEvent, ZendeskEvent
+from .events import CarriedValue, JiraEvent, ZendeskEvent
 from .fields import parse_issue_keys, parse_ticket_ids
 from .handoff import PROMPT_SECONDS, DeferReason, Handoff, Turns
-from .ledger import JIRA_OWNER, ZENDESK_OWNER, Ledger, LinkRecord, PairState
+from .ledger import Ledger
 from .operations import (
     DeleteLink,
     Operation,
@@ -37,6 +39,9 @@ from .timing import Deadline, Timeouts
 from .zendesk import JiraLink
 
 KEYS_PER_SEARCH = 50
+# A read of a ticket is versioned this far after the clock: a value an event carries is applied over it
+# only when the event is surely later than the read (Zendesk's clock and ours may differ a little).
+READ_LEAD_MS = 1000
 
 
 class _Later(Exception):  # noqa: N818 - a signal, not an error
@@ -77,6 +82,9 @@ class LinkSync:
         self.jira_budget = jira_budget
         self.projects = projects
         self.clock = clock
+        self.claims = FieldClaims(
+            ledger=ledger, entities=entities, pairs=pairs, timeouts=timeouts, clock=clock
+        )
 
     # ------------------------------------------------------------------ events
 
@@ -84,9 +92,12 @@ class LinkSync:
         if event.action == "ignore":
             return Outcome(ignored=event.reason)
         if event.action == "delete":
-            return self.purge(Task(Purge("issue", event.issue_id)), deadline)
-        if self.entities.is_tombstoned("issue", event.issue_id):
-            return Outcome(ignored="issue was deleted")
+            # Jira delivers a delete again when it does not hear back in time: once purged, it is done.
+            if not self.entities.put_tombstone("issue", event.issue_id, once=True):
+                return Outcome(ignored="this event was already applied")
+            outcome = self.purge(Task(Purge("issue", event.issue_id)), deadline, tombstoned=True)
+            self.entities.finish_delete("issue", event.issue_id)
+            return outcome
         parsed = parse_ticket_ids(event.field_value)
         if parsed.refused:
             return self._refused("Jira", parsed.refused)
@@ -99,12 +110,8 @@ class LinkSync:
             )
             outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not ticket ids")
         version = event.timestamp if event.timestamp is not None else int(self.clock() * 1000)
-        pairs = self._set_field_claims(
-            "issue", event.issue_id, dict.fromkeys(parsed.values, event.issue_key), version
-        )
-        if pairs is None:
-            return Outcome(ignored="a newer event for this issue was already applied")
-        return outcome.merge(self.pairs.reconcile_all(pairs, deadline))
+        wanted = dict.fromkeys(parsed.values, event.issue_key)
+        return outcome.merge(self.claims.apply("issue", event.issue_id, wanted, version, deadline))
 
     def handle_zendesk(self, event: ZendeskEvent, deadline: Deadline) -> Outcome:
         match event.action:
@@ -116,8 +123,33 @@ class LinkSync:
                 return self.purge(Task(Purge("ticket", event.ticket_id, keep_owners=keep)), deadline)
             case "restore":
                 return self.restore_ticket(event.ticket_id, deadline)
-        # Event subscriptions and the trigger body alike: the Tickets API's current value is the truth.
+        if event.carried is not None:
+            return self.apply_carried(event.ticket_id, event.carried, deadline)
+        # Other events and the trigger body: the Tickets API's current value is the truth.
         return self.sync_ticket(Task(SyncTicket(event.ticket_id)), deadline)
+
+    def apply_carried(self, ticket_id: str, carried: CarriedValue, deadline: Deadline) -> Outcome:
+        """The value a ``ticket.custom_field_changed`` event carries, as of the event's time: no read.
+
+        A version the ledger's cannot be ordered against (the same time with another value; a time within
+        ``READ_LEAD_MS`` before the ledger's, which may come from a read on our clock) is settled by
+        reading the ticket instead. A version surely older is ignored: what the ledger holds is newer.
+        """
+        task = Task(SyncTicket(ticket_id))
+        outcome = Outcome()
+        try:
+            wanted = self._wanted(carried.value, outcome, deadline)
+        except errors.ApiError as e:
+            return outcome.merge(self.handoff.failed(task, e))
+        except _Later as later:
+            return outcome.merge(self.handoff.defer(task, later.why, delay=later.delay))
+        if wanted is None:
+            return outcome
+        read = partial(self.sync_ticket, task, deadline)
+        applied = self.claims.apply(
+            "ticket", ticket_id, wanted, carried.time_ms, deadline, undecided=read, margin_ms=READ_LEAD_MS
+        )
+        return outcome.merge(applied)
 
     # ------------------------------------------------------------------ tasks from the retry queue
 
@@ -133,43 +165,6 @@ class LinkSync:
                 return self.delete_link(Task(op, task.attempts, task.reserved_at))
             case RestoreTicket() as op:
                 return self.restore_ticket(op.ticket_id, deadline)
-
-    # ------------------------------------------------------------------ desired state
-
-    def _set_field_claims(
-        self, kind: Entity, entity_id: str, wanted: dict[str, str], version: int
-    ) -> list[tuple[str, str]] | None:
-        """Make one field's claims match its value as of ``version``; returns the pairs to reconcile.
-
-        ``kind`` "issue": the Jira field of issue ``entity_id``, ``wanted`` maps ticket ids to the issue's
-        key. ``kind`` "ticket": the Zendesk field of ticket ``entity_id``, ``wanted`` maps issue ids to keys.
-        Every write is conditional on the version, so two events for one entity handled at the same time,
-        or in the wrong order, end with the newer one's value whatever order their writes land in. None
-        when a newer version was already applied.
-        """
-        owner = JIRA_OWNER if kind == "issue" else ZENDESK_OWNER
-        before = self.entities.swap_field(kind, entity_id, set(wanted), version)
-        if before is None:
-            return None
-        records = {_other_side(kind, rec): rec for rec in self._records_of(kind, entity_id)}
-        for other, key in sorted(wanted.items()):
-            self.ledger.set_owner(
-                *_pair(kind, entity_id, other), owner, wanted=True, version=version, issue_key=key
-            )
-        # The ticket index lags its table a little; the field's previous value, read with the swap, does not.
-        owned = before | {other for other, rec in records.items() if owner in rec.owners}
-        dropped = sorted(owned - set(wanted))
-        for other in dropped:
-            self.ledger.set_owner(*_pair(kind, entity_id, other), owner, wanted=False, version=version)
-        # A redelivered event finds its claims already written: pairs an earlier try left unfinished are
-        # picked up here, or nobody would ever look at them again.
-        unfinished = [other for other, rec in sorted(records.items()) if self._unfinished(rec)]
-        return [_pair(kind, entity_id, other) for other in [*sorted(wanted), *dropped, *unfinished]]
-
-    def _unfinished(self, rec: LinkRecord) -> bool:
-        now = self.clock()
-        view = PairState(rec.issue_id, rec.ticket_id, rec).view(now)
-        return needs_work(view, now=now, settle=self.timeouts.settle)
 
     def sync_ticket(self, task: Task[SyncTicket], deadline: Deadline) -> Outcome:
         """Make the ticket's Zendesk-field links match the field's current value, read from Zendesk.
@@ -198,10 +193,9 @@ class LinkSync:
                 return outcome.merge(self.handoff.defer(task, later.why, delay=later.delay))
             if read is None:
                 return outcome
-            pairs = self._set_field_claims("ticket", ticket_id, *read) or []
+            return outcome.merge(self.claims.apply("ticket", ticket_id, *read, deadline))
         finally:
             self.entities.release_lock(lock, token)
-        return outcome.merge(self.pairs.reconcile_all(pairs, deadline))
 
     def _read_ticket_field(
         self, ticket_id: str, outcome: Outcome, deadline: Deadline
@@ -209,8 +203,14 @@ class LinkSync:
         """The issues the ticket's field names now (issue id -> key), and the version of that read; None
         when the value is refused (over the limits), with why in ``outcome``."""
         ticket = self.zendesk.get_ticket(ticket_id)
-        version = int(self.clock() * 1000)
-        parsed = parse_issue_keys(ticket.field_value(self.zendesk_issue_field))
+        version = int(self.clock() * 1000) + READ_LEAD_MS
+        wanted = self._wanted(ticket.field_value(self.zendesk_issue_field), outcome, deadline)
+        return None if wanted is None else (wanted, version)
+
+    def _wanted(self, value: Any, outcome: Outcome, deadline: Deadline) -> dict[str, str] | None:
+        """The issues a Zendesk field's value names (issue id -> key); None when the value is refused (over
+        the limits), with why in ``outcome``."""
+        parsed = parse_issue_keys(value)
         if parsed.refused:
             outcome.ignored = self._refused("Zendesk", parsed.refused).ignored
             return None
@@ -230,7 +230,7 @@ class LinkSync:
                 outcome.notes.append(f"{key} does not exist in Jira")
                 continue
             wanted[ref.id] = ref.key
-        return wanted, version
+        return wanted
 
     def _resolve(self, keys: list[str], deadline: Deadline) -> None:
         """Look up the keys this container does not know, a search per 50, each within the Jira budget and
@@ -260,11 +260,15 @@ class LinkSync:
         )
         return Outcome(ignored=f"the {side} field was left as it is: {why}")
 
-    def purge(self, task: Task[Purge], deadline: Deadline, *, patient: bool = False) -> Outcome:
-        """An issue or ticket is gone: tombstone it and delete every link it has, ours or not."""
+    def purge(
+        self, task: Task[Purge], deadline: Deadline, *, patient: bool = False, tombstoned: bool = False
+    ) -> Outcome:
+        """An issue or ticket is gone: tombstone it (unless the caller has) and delete every link it has,
+        ours or not."""
         op = task.op
-        self.entities.put_tombstone(op.entity, op.entity_id)
-        records = self._records_of(op.entity, op.entity_id)
+        if not tombstoned:
+            self.entities.put_tombstone(op.entity, op.entity_id)
+        records = self.ledger.links_of(op.entity, op.entity_id)
         for rec in records:
             if rec.owners and not op.keep_owners:
                 self.ledger.clear_owners(rec.issue_id, rec.ticket_id)
@@ -274,11 +278,6 @@ class LinkSync:
         # Zendesk's Jira app, and are found by listing the entity's links.
         ours = {rec.link_id for rec in records if rec.link_id is not None}
         return outcome.merge(self._purge_unknown_links(task, ours, deadline, patient))
-
-    def _records_of(self, kind: Entity, entity_id: str) -> list[LinkRecord]:
-        if kind == "issue":
-            return self.ledger.links_for_issue(entity_id)
-        return self.ledger.links_for_ticket(entity_id)
 
     def _purge_unknown_links(
         self, task: Task[Purge], ours: set[int], deadline: Deadline, patient: bool
@@ -328,12 +327,3 @@ class LinkSync:
             "deleted link", extra={"link_id": op.link_id, "issue_id": op.issue_id, "ticket_id": op.ticket_id}
         )
         return Outcome(deleted=1)
-
-
-def _pair(kind: Entity, entity_id: str, other: str) -> tuple[str, str]:
-    """The (issue id, ticket id) of an entity and an id from the other side."""
-    return (entity_id, other) if kind == "issue" else (other, entity_id)
-
-
-def _other_side(kind: Entity, rec: LinkRecord) -> str:
-    return rec.ticket_id if kind == "issue" else rec.issue_id

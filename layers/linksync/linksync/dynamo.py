@@ -75,6 +75,34 @@ class Table:
             return None
         return answer
 
+    def conditional_or_old(
+        self, operation: str, **kwargs: Any
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Like :meth:`conditional`, and when the condition did not hold, the item as it was (one request)."""
+        try:
+            answer: dict[str, Any] = self.call(
+                operation, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs
+            )
+        except ClientError as e:
+            old: dict[str, Any] | None = e.response.get("Item")  # type: ignore[assignment]
+            return None, old
+        return answer, None
+
+    def transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """TransactWriteItems in one request: None when it happened, else each item's cancellation reason
+        code ("None" for the items that were fine, "ConditionalCheckFailed", ...)."""
+        try:
+            self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise HandOffError(
+                    f"DynamoDB transact_write_items failed: {e.response.get('Error', {}).get('Code')}"
+                ) from e
+            return [str(r.get("Code", "None")) for r in e.response.get("CancellationReasons", [])]
+        except BotoCoreError as e:
+            raise HandOffError(f"DynamoDB transact_write_items failed: {type(e).__name__}") from e
+        return None
+
     def get_many(self, keys: list[dict[str, Any]], *, rounds: int = 5) -> list[dict[str, Any]]:
         """Strongly consistent BatchGetItem of up to 100 keys, following UnprocessedKeys a bounded number of
         times."""

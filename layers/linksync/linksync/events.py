@@ -7,7 +7,9 @@ with a reason, so the handler can answer 2xx and log it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from .errors import InvalidPayloadError
@@ -37,15 +39,26 @@ class JiraEvent:
 
 
 @dataclass(frozen=True)
+class CarriedValue:
+    """Our field's new value as a ``ticket.custom_field_changed`` event carries it (None: cleared), and the
+    event's ``time`` in epoch milliseconds."""
+
+    value: str | None
+    time_ms: int
+
+
+@dataclass(frozen=True)
 class ZendeskEvent:
     """``ticket_id`` is the ticket the event is about (``detail.id``). For ``ticket.merged`` that is the
-    ticket merged away, and ``target_ticket_id`` the one it was merged into (empty when not given)."""
+    ticket merged away, and ``target_ticket_id`` the one it was merged into (empty when not given).
+    ``carried``: the field's value as the event carries it, when it carries one that can be read."""
 
     action: ZendeskAction
     event_type: str
     ticket_id: str = ""
     reason: str = ""
     target_ticket_id: str = ""
+    carried: CarriedValue | None = None
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
@@ -165,9 +178,9 @@ def _custom_field_changed(body: dict[str, Any], ticket_id: str, issue_field: str
 
     The field id is read from ``event.custom_field.id`` only. A payload that does not carry it there (no
     ``custom_field``, not an object, no usable ``id``) is synced from the ticket, one read, rather than
-    refused: Zendesk does not retry a 400, so refusing would lose the change. ``event.current`` and
-    ``event.previous`` (objects with a ``value``, or bare values) are never read: the ticket's current
-    value is what gets applied.
+    refused: Zendesk does not retry a 400, so refusing would lose the change. When the field is ours, the
+    new value is taken from ``event.current`` (an object with a ``value``, or a bare value) with the
+    event's ``time``: no read is needed. Either missing or unreadable, the ticket is read instead.
     """
     event = _object(body.get("event"), "event")
     field_id = _field_id(event.get("custom_field"))
@@ -179,7 +192,50 @@ def _custom_field_changed(body: dict[str, Any], ticket_id: str, issue_field: str
         return ZendeskEvent(
             "ignore", CUSTOM_FIELD_CHANGED, ticket_id, reason=f"custom field {field_id[:30]} is not ours"
         )
-    return ZendeskEvent("sync", CUSTOM_FIELD_CHANGED, ticket_id)
+    return ZendeskEvent("sync", CUSTOM_FIELD_CHANGED, ticket_id, carried=_carried(event, body.get("time")))
+
+
+def carries_value(payload: Any) -> bool:
+    """Whether a Zendesk body is a field change carrying a value and time that can be read (its version
+    then orders it, so it needs no idempotency record). Which field it names is not checked here."""
+    if not isinstance(payload, dict) or payload.get("type") != ZENDESK_PREFIX + CUSTOM_FIELD_CHANGED:
+        return False
+    event = payload.get("event")
+    return isinstance(event, dict) and _carried(event, payload.get("time")) is not None
+
+
+def _carried(event: dict[str, Any], when: Any) -> CarriedValue | None:
+    """``event.current``'s value and the event's time, or None when either cannot be read."""
+    if "current" not in event:
+        return None
+    current = event["current"]
+    if isinstance(current, dict):
+        if "value" not in current:
+            return None
+        current = current["value"]
+    time_ms = rfc3339_ms(when)
+    if not (current is None or isinstance(current, str)) or time_ms is None:
+        return None
+    return CarriedValue(current or None, time_ms)
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", re.ASCII)
+
+
+def rfc3339_ms(value: Any) -> int | None:
+    """An RFC 3339 time ("2025-01-08T10:12:07.672717030Z": Zendesk sends up to nine fractional digits,
+    more than ``datetime.fromisoformat`` reads) as epoch milliseconds; None when it is not one."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    match = _RFC3339.fullmatch(value.strip())
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    try:
+        at = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    except ValueError:
+        return None
+    return int(at.timestamp()) * 1000 + int((fraction or "0")[:3].ljust(3, "0"))
 
 
 def _field_id(custom_field: Any) -> str | None:

@@ -41,6 +41,18 @@ def pair_key(issue_id: str, ticket_id: str) -> dict[str, Any]:
     return key(issue_pk(issue_id), ticket_pk(ticket_id))
 
 
+def field_key(kind: str, entity_id: str) -> dict[str, Any]:
+    """An issue's Jira field item or a ticket's Zendesk field item (its last value, and its tombstone)."""
+    if kind == "issue":
+        return key(issue_pk(entity_id), "JIRA_FIELD")
+    return key(ticket_pk(entity_id), "ZENDESK_FIELD")
+
+
+def is_tombstone(item: dict[str, Any]) -> bool:
+    """A field item that says its entity is deleted, or a tombstone item as they were written before."""
+    return item["sk"]["S"] == TOMBSTONE_SK or bool(item.get("deleted", {}).get("BOOL"))
+
+
 def _is_pair(item: dict[str, Any]) -> bool:
     return bool(item["pk"]["S"].startswith("ISSUE#") and item["sk"]["S"].startswith("TICKET#"))
 
@@ -141,9 +153,10 @@ class Ledger(TableStore):
 
     def pair_states(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], PairState]:
         """Many pairs' records and tombstones, up to 100 keys a request, strongly consistent."""
+        issues, tickets = dict.fromkeys(i for i, _ in pairs), dict.fromkeys(t for _, t in pairs)
         keys = [pair_key(i, t) for i, t in pairs]
-        keys += [key(issue_pk(i), TOMBSTONE_SK) for i in dict.fromkeys(i for i, _ in pairs)]
-        keys += [key(ticket_pk(t), TOMBSTONE_SK) for t in dict.fromkeys(t for _, t in pairs)]
+        keys += [k for i in issues for k in (field_key("issue", i), key(issue_pk(i), TOMBSTONE_SK))]
+        keys += [k for t in tickets for k in (field_key("ticket", t), key(ticket_pk(t), TOMBSTONE_SK))]
         items = [
             item
             for start in range(0, len(keys), 100)
@@ -152,7 +165,7 @@ class Ledger(TableStore):
         records = {
             (r.issue_id, r.ticket_id): r for r in (LinkRecord.from_item(i) for i in items if _is_pair(i))
         }
-        gone = {i["pk"]["S"] for i in items if i["sk"]["S"] == TOMBSTONE_SK}
+        gone = {i["pk"]["S"] for i in items if is_tombstone(i)}
         return {
             (i, t): PairState(i, t, records.get((i, t)), issue_pk(i) in gone, ticket_pk(t) in gone)
             for i, t in pairs
@@ -174,6 +187,10 @@ class Ledger(TableStore):
             ExpressionAttributeValues=values(pk=ticket_pk(ticket_id)),
         )
         return [LinkRecord.from_item(i) for i in items]
+
+    def links_of(self, kind: str, entity_id: str) -> list[LinkRecord]:
+        """The pairs of an issue (kind "issue") or of a ticket."""
+        return self.links_for_issue(entity_id) if kind == "issue" else self.links_for_ticket(entity_id)
 
     def pairs_page(self, start: dict[str, Any] | None, limit: int = 500) -> tuple[list[LinkRecord], Any]:
         """One page of a scan over every pair (a full reconcile job and the operator's status read them
@@ -228,6 +245,12 @@ class Ledger(TableStore):
                 ExpressionAttributeValues=values(**named),
             )
             is not None
+        )
+
+    def want(self, new: NewPair) -> bool:
+        """:meth:`set_owner` for a pair a field has just named."""
+        return self.set_owner(
+            new.issue_id, new.ticket_id, new.owner, wanted=True, version=new.version, issue_key=new.issue_key
         )
 
     def clear_owners(self, issue_id: str, ticket_id: str) -> None:
@@ -294,8 +317,17 @@ class Ledger(TableStore):
             named["l"] = link_id
         return self._under_claim(issue_id, ticket_id, token, "SET " + ", ".join(update), named)
 
-    def finish(self, issue_id: str, ticket_id: str, token: str, write: PairWrite) -> bool:
-        """Record what the worker learned and give the pair back."""
+    def finish(
+        self,
+        issue_id: str,
+        ticket_id: str,
+        token: str,
+        write: PairWrite,
+        *,
+        also: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record what the worker learned and give the pair back; ``also``, a TransactWriteItems entry, is
+        written in the same request (a field's "finished" mark)."""
         update = ["updated_at = :now"]
         removes = ["claim", "claim_expires", *_LEGACY.split(", ")]
         named: dict[str, Any] = {"now": int(self.clock())}
@@ -316,22 +348,100 @@ class Ledger(TableStore):
                 update.append("#st = :st")
                 named["st"] = "failed"
         expression = "SET " + ", ".join(update) + " REMOVE " + ", ".join(removes)
-        return self._under_claim(issue_id, ticket_id, token, expression, named)
+        if also is None:
+            return self._under_claim(issue_id, ticket_id, token, expression, named)
+        request = self._claimed_update(issue_id, ticket_id, token, expression, named)
+        reasons = self.table.transact([{"Update": {"TableName": self.table.name, **request}}, also])
+        if reasons is None:
+            return True
+        if reasons[0] == "None":  # only the other write's condition failed: the pair's own still stands
+            return self._under_claim(issue_id, ticket_id, token, expression, named)
+        return False
+
+    def _claimed_update(
+        self, issue_id: str, ticket_id: str, token: str, expression: str, named: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "Key": pair_key(issue_id, ticket_id),
+            "UpdateExpression": expression + " ADD rev :one",
+            "ConditionExpression": "claim = :c",
+            "ExpressionAttributeValues": values(c=token, one=1, **named),
+            **({"ExpressionAttributeNames": {"#st": "state"}} if "#st" in expression else {}),
+        }
 
     def _under_claim(
         self, issue_id: str, ticket_id: str, token: str, expression: str, named: dict[str, Any]
     ) -> bool:
+        request = self._claimed_update(issue_id, ticket_id, token, expression, named)
+        return self.table.conditional("update_item", **request) is not None
+
+    # ------------------------------------------------------------------ a pair nobody has seen
+
+    def create_claimed(self, new: NewPair, token: str, *, lease_seconds: float, in_flight: InFlight) -> str:
+        """Record a pair the ledger has never seen, wanted by one field, and claim it with the call on record,
+        in one request: "claimed"; or "exists" (it has a record: take the usual path), or "deleted" (its
+        issue or ticket is).
+
+        Both sides' tombstones are checked in the same request (the field items, and the items tombstones
+        were kept in before).
+        """
+        now = self.clock()
+        named: dict[str, Any] = {
+            "issue_id": new.issue_id,
+            "ticket_id": new.ticket_id,
+            "gsi1pk": ticket_pk(new.ticket_id),
+            "gsi1sk": issue_pk(new.issue_id),
+            "issue_key": new.issue_key,
+            "created_at": int(now),
+            "updated_at": int(now),
+            "state": "pending",
+            "version": new.version,
+            "owners": {new.owner},
+            "claim": token,
+            "claim_expires": int((now + lease_seconds) * 1000),
+            "rev": 1,
+        }
+        # Each attribute is set to the value of the same name; state and the owner's version need a #name.
+        names = {"state": "#st", "version": "#ov"}
+        update = [f"{names.get(attr, attr)} = :{attr}" for attr in named]
+        _write_in_flight(in_flight, update, [], named)
+        sides = [field_key("issue", new.issue_id), field_key("ticket", new.ticket_id)]
+        legacy = [key(issue_pk(new.issue_id), TOMBSTONE_SK), key(ticket_pk(new.ticket_id), TOMBSTONE_SK)]
+        checks = [_check(self.table.name, k, "attribute_not_exists(deleted)") for k in sides]
+        checks += [_check(self.table.name, k, "attribute_not_exists(pk)") for k in legacy]
+        pair = {
+            "Update": {
+                "TableName": self.table.name,
+                "Key": pair_key(new.issue_id, new.ticket_id),
+                "UpdateExpression": "SET " + ", ".join(update),
+                "ConditionExpression": "attribute_not_exists(pk)",
+                "ExpressionAttributeNames": {"#st": "state", "#ov": f"{new.owner}_v"},
+                "ExpressionAttributeValues": values(**named),
+            }
+        }
+        reasons = self.table.transact([*checks, pair])
+        if reasons is None:
+            return "claimed"
         return (
-            self.table.conditional(
-                "update_item",
-                Key=pair_key(issue_id, ticket_id),
-                UpdateExpression=expression + " ADD rev :one",
-                ConditionExpression="claim = :c",
-                ExpressionAttributeValues=values(c=token, one=1, **named),
-                **({"ExpressionAttributeNames": {"#st": "state"}} if "#st" in expression else {}),
-            )
-            is not None
+            "exists"
+            if reasons[-1] == "ConditionalCheckFailed" and "ConditionalCheckFailed" not in reasons[:-1]
+            else "deleted"
         )
+
+
+@dataclass(frozen=True)
+class NewPair:
+    """A pair a field names for the first time: who wants it, as of which version."""
+
+    issue_id: str
+    ticket_id: str
+    issue_key: str
+    owner: str
+    version: int
+
+
+def _check(table: str, item_key: dict[str, Any], condition: str) -> dict[str, Any]:
+    return {"ConditionCheck": {"TableName": table, "Key": item_key, "ConditionExpression": condition}}
 
 
 def _write_in_flight(

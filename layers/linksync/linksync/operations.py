@@ -212,6 +212,7 @@ class Outcome:
     def merge(self, other: Outcome) -> Outcome:
         for name in self.COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.ignored = self.ignored or other.ignored
         self.notes += other.notes
         return self
 

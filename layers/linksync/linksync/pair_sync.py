@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from . import errors
 from .budget import CallBudget
@@ -34,7 +35,7 @@ from .decision import (
     in_flight_for,
 )
 from .handoff import Handoff, Turns
-from .ledger import Ledger, PairState, PairWrite
+from .ledger import Ledger, LinkRecord, NewPair, PairState, PairWrite
 from .operations import Outcome, ReconcilePair, Task
 from .ports import ZendeskApi
 from .timing import Deadline, Timeouts
@@ -117,15 +118,51 @@ class PairSync:
             token = uuid.uuid4().hex
             flight = in_flight_for(action, now=now)
             if self.ledger.claim(state, token, lease_seconds=self.timeouts.claim_lease, in_flight=flight):
-                return self._carry_out(
-                    task, _Claimed(state, state.view(now, doubt=doubt), token, action, flight)
-                )
+                work = _Claimed(state, state.view(now, doubt=doubt), token, action, flight)
+                return self._carry_out(task, work)[0]
             # The record changed between our read and our claim: decide again on what it is now.
         return self.handoff.defer(task, "held", delay=self.timeouts.contention_retry)
 
+    def create_new(
+        self, new: NewPair, *, also: dict[str, Any] | None = None
+    ) -> tuple[Outcome, bool] | Task[ReconcilePair]:
+        """A pair the ledger has no record of, wanted by one field: its record, its owner and its claim go in
+        one request with the create on record, without reading first. Returns the outcome and whether
+        ``also`` (a TransactWriteItems entry) was written with the pair's last write.
+
+        When the pair has a record after all, returns the task for the usual path (:meth:`reconcile`), which
+        holds the budget's turn already taken here.
+        """
+        task = Task(ReconcilePair(new.issue_id, new.ticket_id))
+        now = self.clock()
+        record = LinkRecord(new.issue_id, new.ticket_id, new.issue_key, frozenset({new.owner}))
+        state = PairState(new.issue_id, new.ticket_id, record)
+        view = state.view(now)
+        action = decide(view, now=now, settle=self.timeouts.settle)
+        flight = in_flight_for(action, now=now)
+        assert isinstance(action, Create) and flight is not None  # nosec B101  # what a new pair needs
+        wait = self.turns.wait(task)
+        if wait:
+            self.ledger.want(new)
+            return self.handoff.defer(self.turns.hold(task, wait), "budget", delay=wait), False
+        token = uuid.uuid4().hex
+        claimed = self.ledger.create_claimed(
+            new, token, lease_seconds=self.timeouts.claim_lease, in_flight=flight
+        )
+        if claimed == "exists":
+            return task.reserved(now)
+        if claimed == "deleted":
+            self.ledger.want(new)
+            return Outcome(unchanged=1), False
+        return self._carry_out(task, _Claimed(state, view, token, action, flight), also)
+
     # ------------------------------------------------------------------ under the claim
 
-    def _carry_out(self, task: Task[ReconcilePair], work: _Claimed) -> Outcome:
+    def _carry_out(
+        self, task: Task[ReconcilePair], work: _Claimed, also: dict[str, Any] | None = None
+    ) -> tuple[Outcome, bool]:
+        """The claimed work, and whether ``also`` was written with the write that gives the pair back (only
+        when it went well: work handed to the queue leaves ``also`` to the caller)."""
         pair = (work.state.issue_id, work.state.ticket_id)
         try:
             if isinstance(work.action, Look):
@@ -143,7 +180,7 @@ class PairSync:
                 work.token,
                 PairWrite(work.view.link_id, flight, error=str(e), failed=not e.retryable),
             )
-            return self.handoff.failed(task, e)
+            return self.handoff.failed(task, e), False
         except Exception:
             # Something unforeseen: leave what is recorded as it is (the next decision looks if a call may
             # have happened) and let the pair go at once rather than when the lease runs out.
@@ -153,8 +190,8 @@ class PairSync:
                 PairWrite(work.view.link_id, work.flight or work.view.in_flight, error="interrupted"),
             )
             raise
-        self.ledger.finish(*pair, work.token, write)
-        return outcome
+        written = self.ledger.finish(*pair, work.token, write, also=also)
+        return outcome, written and also is not None
 
     def _decide_after(self, work: _Claimed, found: tuple[int, ...]) -> None:
         """What the look found decides the action; a call that follows it goes on record first."""

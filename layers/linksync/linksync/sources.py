@@ -1,12 +1,16 @@
 """What differs between the two senders: how they sign, what makes a delivery the same as another, what
 they send, and what to queue when an authenticated event cannot be finished now.
 
-- Jira signs the body only; its delivery id header is not signed, so a delivery is identified by a hash of
-  the signed body (a replayed body with a new id is the same delivery). A signed body older than
+- Jira signs the body only; its delivery id header is not signed, so a replayed body with a new id must
+  still be the same delivery. Every Jira event carries its signed ``timestamp``, which becomes the version
+  of the field value or delete it applies: the ledger's field item refuses a version already carried out,
+  so Jira deliveries need no idempotency record of their own. A signed body older than
   ``jira_event_max_age`` is a replay, not a late delivery: ignored with a 200, so Jira does not retry.
-- Zendesk signs a timestamp with the body and refuses old timestamps; an event is identified by its id, a
-  trigger body (which has none) by a hash of what was signed. Zendesk does not retry a plain 500, so an
-  event that fails after it is authenticated is put on the retry queue before the answer.
+- Zendesk signs a timestamp with the body and refuses old timestamps. A field change that carries its new
+  value is versioned by the event's ``time`` like a Jira event; any other event is identified by its id,
+  a trigger body (which has none) by a hash of what was signed, in a Powertools idempotency record.
+  Zendesk does not retry a plain 500, so an event that fails after it is authenticated is put on the
+  retry queue before the answer.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from . import errors, signatures
-from .events import parse_jira, parse_zendesk
+from .events import carries_value, parse_jira, parse_zendesk
 from .inbound import Request
 from .operations import Operation, Outcome, Purge, RestoreTicket, SyncTicket, Task
 from .services import Services
@@ -34,7 +38,11 @@ class WebhookSource(Protocol):
 
     def verify(self, request: Request, svc: Services) -> None: ...
     def delivery_id(self, request: Request, payload: Any) -> str | None: ...
-    def dedup_key(self, request: Request, payload: Any) -> str: ...
+    def dedup_key(self, request: Request, payload: Any) -> str | None:
+        """What makes two deliveries one (their idempotency key); None when the ledger itself refuses a
+        delivery already carried out."""
+        ...
+
     def handle(self, svc: Services, payload: Any, deadline: Deadline, annotate: Annotate) -> Outcome: ...
     def fallback(self, svc: Services, payload: Any) -> Task[Operation] | None: ...
 
@@ -53,8 +61,8 @@ class JiraSource:
     def delivery_id(self, request: Request, payload: Any) -> str | None:
         return request.headers.get("x-atlassian-webhook-identifier") or None
 
-    def dedup_key(self, request: Request, payload: Any) -> str:
-        return _digest(request.body)
+    def dedup_key(self, request: Request, payload: Any) -> str | None:
+        return None  # the signed timestamp versions the event: see the module's docstring
 
     def handle(self, svc: Services, payload: Any, deadline: Deadline, annotate: Annotate) -> Outcome:
         event = parse_jira(payload, ticket_field=svc.settings.jira_ticket_field)
@@ -92,7 +100,9 @@ class ZendeskSource:
         event_id = payload.get("id") if is_event else None
         return event_id if isinstance(event_id, str) and event_id else None
 
-    def dedup_key(self, request: Request, payload: Any) -> str:
+    def dedup_key(self, request: Request, payload: Any) -> str | None:
+        if carries_value(payload):
+            return None  # versioned by its time, as Jira's events are
         event_id = self.delivery_id(request, payload)
         if event_id is not None:
             return f"event:{event_id}"

@@ -2,11 +2,12 @@
 
 Order matters: size first (413), then the signature over the raw bytes (401), then JSON and the payload's
 shape (400); only an authenticated, well-formed event reaches the ledger or Zendesk. A delivery seen before
-(the same signed body for Jira; the same event id, or signed trigger, for Zendesk) is answered from the
-Powertools idempotency record without new work. The work is done within the sender's patience
-(``webhook_answer_seconds``): what does not fit waits on the retry queue. All typed errors become HTTP
-answers here, in one place; a misconfigured function answers 503 with a short Retry-After (never a 500,
-which Zendesk does not retry).
+does no new work: a Jira event's signed timestamp (or a Zendesk field change's time) versions what it
+applies, and the ledger refuses a version already carried out; any other Zendesk event (the same event
+id, or the same signed trigger) is answered from the Powertools idempotency record. The work is done
+within the sender's patience (``webhook_answer_seconds``): what does not fit waits on the retry queue.
+All typed errors become HTTP answers here, in one place; a misconfigured function answers 503 with a
+short Retry-After (never a 500, which Zendesk does not retry).
 """
 
 from __future__ import annotations
@@ -111,12 +112,16 @@ class WebhookHandler:
         """Handle one authenticated request, once per delivery; within the sender's patience."""
         patience = svc.settings.webhook_answer_seconds - (time.monotonic() - started)
         deadline = Deadline.of(context, svc.settings.timeouts).within(patience, reserve=INLINE_CALL_SECONDS)
+        dedup_key = self.source.dedup_key(request, payload)
+        if dedup_key is None:
+            with calls_end_by(deadline.ends_at()):
+                return self.source.handle(svc, payload, deadline, self._annotate).as_dict()
         process, config = self._process_once(svc)
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             config.register_lambda_context(context)
         with calls_end_by(deadline.ends_at()):
             result: dict[str, Any] = process(
-                delivery={"id": self.source.dedup_key(request, payload), "event": payload},
+                delivery={"id": dedup_key, "event": payload},
                 svc=svc,
                 deadline=deadline,
             )

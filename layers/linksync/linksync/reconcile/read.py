@@ -112,7 +112,7 @@ class Reader:
         items = {f"I#{pad(issue.id)}": fact}
         items |= {pair_sk("J", issue.id, t): {"key": issue.key} for t in parsed.values}
         if job.apply and not refused:
-            self.entities.swap_field("issue", issue.id, set(parsed.values), _version(issue.updated_ms, job))
+            self.entities.record_field("issue", issue.id, set(parsed.values), _version(issue.updated_ms, job))
         return items
 
     def _ticket_items(self, job: JobState, tickets: list[ExportedTicket]) -> dict[str, dict[str, Any]]:
@@ -136,8 +136,9 @@ class Reader:
         named = [found[k] for k in parsed.values if k in found]
         items |= {pair_sk("Z", issue.id, ticket.id): {"key": issue.key} for issue in named}
         if job.apply:
-            version = _version(ticket.updated_ms, job)
-            self.entities.swap_field("ticket", ticket.id, {i.id for i in named}, version)
+            # updated_at is to the second: the value is as of the end of that second.
+            version = _version(ticket.updated_ms, job) + 1000
+            self.entities.record_field("ticket", ticket.id, {i.id for i in named}, version)
         return items
 
     def _resolve(self, keys: set[str]) -> dict[str, JiraIssue]:
