@@ -37,6 +37,8 @@ class SoakReport:
     zendesk_faults: dict[str, int] = field(default_factory=dict)
     aws_faults: Counter[str] = field(default_factory=Counter)
     zendesk_calls: int = 0
+    # Zendesk calls by what they were for ("create link", "read ticket", ...): (made, failed by a fault).
+    call_kinds: dict[str, tuple[int, int]] = field(default_factory=dict)
     link_changes: int = 0
     expected: int = 0
     lost: list[tuple[str, str]] = field(default_factory=list)
@@ -51,6 +53,12 @@ class SoakReport:
     cold_starts: int = 0
     seconds: float = 0.0
     diagnostics: list[str] = field(default_factory=list)
+
+    @property
+    def floor(self) -> float:
+        """Calls per link change if every change took one call and only the faults cost more: each call
+        fails with the fault rate's probability, so a change takes 1 / (1 - rate) calls on average."""
+        return 1 / (1 - self.config.fault_rate) if self.config.fault_rate < 1 else float("inf")
 
     @property
     def transient_dead_letters(self) -> list[dict[str, Any]]:
@@ -111,7 +119,9 @@ class SoakReport:
             f"retry worker batches       {self.retry_batches} "
             f"({self.crashed_batches} came back after a kill)",
             f"Zendesk calls              {self.zendesk_calls} for {self.link_changes} link changes "
-            f"({per_change:.2f} per change)",
+            f"({per_change:.2f} per change; the floor at this fault rate is {self.floor:.2f})",
+            "  by kind (made/failed)    "
+            + ", ".join(f"{kind} {n}/{failed}" for kind, (n, failed) in sorted(self.call_kinds.items())),
             f"links expected             {self.expected}",
             f"links lost                 {len(self.lost)} {self.lost[:5]}",
             f"duplicate links            {len(self.duplicates)} {self.duplicates[:5]}",

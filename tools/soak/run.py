@@ -43,7 +43,7 @@ from local.stack import (
     moto_server,
     restore_env,
 )
-from local.vendors import FAULT_KINDS, VendorSandbox
+from local.vendors import FAULT_KINDS, RecordedCall, VendorSandbox
 from tools.soak.faults import AwsFaults, Reaper
 from tools.soak.processes import FunctionPool
 from tools.soak.report import SoakConfig, SoakReport
@@ -220,6 +220,7 @@ def _compare(report: SoakReport, world: World, stack: LocalStack, sandbox: Vendo
     report.duplicates = sorted(pair for pair, n in counts.items() if n > 1)
     calls = [c for c in sandbox.calls if c.path.startswith("/api/")]
     report.zendesk_calls = len(calls)
+    report.call_kinds = _call_kinds(calls)
     # A change landed when Zendesk applied it, whether or not its answer reached us.
     applied = [
         c
@@ -233,6 +234,28 @@ def _compare(report: SoakReport, world: World, stack: LocalStack, sandbox: Vendo
     report.ledger_mismatches = _ledger_mismatches(ledger, links, actual, world)
     report.dead_letters = stack.queue_messages("RetryDeadLetterQueue")
     report.diagnostics = _diagnose([*report.lost, *report.orphans], world, ledger)
+
+
+def _call_kinds(calls: list[RecordedCall]) -> dict[str, tuple[int, int]]:
+    """Zendesk calls by what they were for, each with how many a fault failed ("slow" answers in time)."""
+    made: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    for call in calls:
+        kind = _call_kind(call)
+        made[kind] += 1
+        failed[kind] += call.fault not in (None, "slow")
+    return {kind: (made[kind], failed[kind]) for kind in made}
+
+
+def _call_kind(call: RecordedCall) -> str:
+    if call.path.startswith("/api/services/jira/links"):
+        one = call.path.rstrip("/") != "/api/services/jira/links"
+        return {"POST": "create link", "DELETE": "delete link"}.get(
+            call.method, "show link" if one else "list links"
+        )
+    if call.path.startswith("/api/v2/tickets/"):
+        return "read ticket"
+    return call.path.split("?")[0].rsplit("/", 1)[-1] or call.path
 
 
 def _ledger_mismatches(
