@@ -130,6 +130,20 @@ def test_a_field_change_right_after_a_read_reads_again(jira_issues: Pipeline) ->
     assert len(p.sandbox.calls_to("GET", "/api/v2/tickets/")) == 2
 
 
+def test_a_sync_that_fails_after_its_read_does_not_read_again(jira_issues: Pipeline) -> None:
+    """The read succeeded; the Jira lookup after it failed. The retry applies what was read."""
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
+    p.sandbox.fail_next("503", path_prefix="/rest/api/3/search/jql")
+
+    first = p.zendesk(zendesk_event("ticket.created", "501"))
+    assert first.status == 200 and first.body["queued"] == 1 and p.links() == []
+    p.drain()
+
+    assert p.links() == [("10001", "501")]
+    assert len(p.sandbox.calls_to("GET", "/api/v2/tickets/")) == 1
+
+
 def test_change_to_another_field_is_ignored(jira_issues: Pipeline) -> None:
     p = jira_issues
     reply = p.zendesk(zendesk_event("ticket.custom_field_changed", "501", field_id="999"))

@@ -63,11 +63,13 @@ TABLE = [
     (True, 7, DELETE_RECENT, False, WaitUntil(RECENT + SETTLE)),
     (True, 7, DELETE_OLD, False, Look(7)),
     (True, 7, DELETE_ANSWERED, False, Look(7)),
-    (False, 7, DELETE_OLD, False, Look(7)),
-    (False, 7, DELETE_ANSWERED, False, Look(7)),
-    # several links in flight (repeats being cleaned up): list them all
+    # ...unless nobody wants the link: the DELETE is sent again at once (a 404 says the first landed)
+    (False, 7, DELETE_RECENT, False, Delete((7,))),
+    (False, 7, DELETE_OLD, False, Delete((7,))),
+    (False, 7, DELETE_ANSWERED, False, Delete((7,))),
+    # several links in flight (repeats being cleaned up): list them all, or delete them all again
     (True, 7, DELETE_MANY, False, Look(None)),
-    (False, None, DELETE_MANY, False, Look(None)),
+    (False, None, DELETE_MANY, False, Delete((7, 8))),
 ]
 
 

@@ -280,6 +280,22 @@ def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_ag
     assert world.record().link_id == new_id
 
 
+def test_a_delete_whose_answer_was_lost_is_sent_again_while_nobody_wants_the_link(world: World) -> None:
+    world.want("1", "10")
+    world.reconcile()
+    (link_id,) = world.zendesk.links
+    world.unwant("1", "10")
+    world.zendesk.links.clear()  # the DELETE is applied...
+    world.zendesk.fail.append(errors.ZendeskUnavailableError("connection dropped"))  # ...its answer lost
+    assert world.reconcile().queued == 1
+
+    outcome = world.reconcile()  # at once: a repeated DELETE cannot do harm
+
+    assert outcome.unchanged == 1 and outcome.deleted == 0  # the 404 says the first one landed
+    assert world.zendesk.calls[-2:] == [f"DELETE {link_id}", f"DELETE {link_id}"]  # no look between
+    assert world.record().link_id is None and world.record().in_flight is None
+
+
 def test_a_failed_look_leaves_the_call_on_record(world: World) -> None:
     world.want("1", "10")
     world.zendesk.fail.append(errors.ZendeskUnavailableError("boom", status=500))

@@ -28,6 +28,8 @@ OPERATIONS: list[Operation] = [
     ReconcilePair("10001", "35436"),
     ReconcilePair("10001", "35436", verify=True),
     SyncTicket("35436"),
+    SyncTicket("35436", "PROJ-1, PROJ-2", 1_736_331_127_672),  # the value known (carried, or read)
+    SyncTicket("35436", None, 1_736_331_127_672),  # known to be empty
     Purge("issue", "10001"),
     Purge("ticket", "35436", keep_owners=True),
     DeleteLink(77, "10001", "35436"),
@@ -62,6 +64,7 @@ def test_messages_written_before_the_schema_version_still_read() -> None:
         ('{"op": "purge", "kind": "project", "id": "1"}', "malformed retry message: bad kind"),
         ('{"op": "delete_link", "link_id": "x1"}', "malformed retry message: bad link_id"),
         ('{"op": "sync_ticket", "ticket_id": true}', "malformed retry message: missing ticket_id"),
+        ('{"op": "sync_ticket", "ticket_id": "5", "version": "1"}', "malformed retry message: bad version"),
     ],
 )
 def test_what_no_code_can_carry_out_is_refused_with_why(body: str, reason: str) -> None:

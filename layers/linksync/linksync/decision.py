@@ -114,7 +114,7 @@ def decide(view: PairView, *, now: float, settle: float, found: tuple[int, ...] 
     if view.held:
         return Busy()
     if view.in_flight is not None:
-        return _resolve(view.in_flight, now=now, settle=settle)
+        return _resolve(view.in_flight, wanted=view.wanted, now=now, settle=settle)
     if view.doubt:
         return Look(None)
     if view.wanted:
@@ -122,8 +122,13 @@ def decide(view: PairView, *, now: float, settle: float, found: tuple[int, ...] 
     return Delete((view.link_id,)) if view.link_id is not None else Settled()
 
 
-def _resolve(flight: InFlight, *, now: float, settle: float) -> WaitUntil | Look:
-    """A call may have changed Zendesk: wait until it can no longer land, then look."""
+def _resolve(flight: InFlight, *, wanted: bool, now: float, settle: float) -> WaitUntil | Look | Delete:
+    """A call may have changed Zendesk: wait until it can no longer land, then look.
+
+    Except a DELETE of links nobody wants any more: it is sent again at once, without a look (a repeat
+    changes nothing, and a 404 says the first one landed)."""
+    if flight.call == "delete" and flight.link_ids and not wanted:
+        return Delete(flight.link_ids)
     if flight.sent_at is not None and now < flight.sent_at + settle:
         return WaitUntil(flight.sent_at + settle)
     # A delete of one known link is checked with one read; anything else, by listing the pair's links.

@@ -19,8 +19,8 @@ from . import errors
 from .budget import CallBudget
 from .claims import FieldClaims
 from .entities import Entities, Entity
-from .events import CarriedValue, JiraEvent, ZendeskEvent
-from .fields import parse_issue_keys, parse_ticket_ids
+from .events import JiraEvent, ZendeskEvent
+from .fields import MAX_TEXT, parse_issue_keys, parse_ticket_ids
 from .handoff import PROMPT_SECONDS, DeferReason, Handoff, Turns
 from .ledger import Ledger
 from .operations import (
@@ -123,33 +123,7 @@ class LinkSync:
                 return self.purge(Task(Purge("ticket", event.ticket_id, keep_owners=keep)), deadline)
             case "restore":
                 return self.restore_ticket(event.ticket_id, deadline)
-        if event.carried is not None:
-            return self.apply_carried(event.ticket_id, event.carried, deadline)
-        # Other events and the trigger body: the Tickets API's current value is the truth.
-        return self.sync_ticket(Task(SyncTicket(event.ticket_id)), deadline)
-
-    def apply_carried(self, ticket_id: str, carried: CarriedValue, deadline: Deadline) -> Outcome:
-        """The value a ``ticket.custom_field_changed`` event carries, as of the event's time: no read.
-
-        A version the ledger's cannot be ordered against (the same time with another value; a time within
-        ``READ_LEAD_MS`` before the ledger's, which may come from a read on our clock) is settled by
-        reading the ticket instead. A version surely older is ignored: what the ledger holds is newer.
-        """
-        task = Task(SyncTicket(ticket_id))
-        outcome = Outcome()
-        try:
-            wanted = self._wanted(carried.value, outcome, deadline)
-        except errors.ApiError as e:
-            return outcome.merge(self.handoff.failed(task, e))
-        except _Later as later:
-            return outcome.merge(self.handoff.defer(task, later.why, delay=later.delay))
-        if wanted is None:
-            return outcome
-        read = partial(self.sync_ticket, task, deadline)
-        applied = self.claims.apply(
-            "ticket", ticket_id, wanted, carried.time_ms, deadline, undecided=read, margin_ms=READ_LEAD_MS
-        )
-        return outcome.merge(applied)
+        return self.sync_ticket(Task(sync_op(event)), deadline)
 
     # ------------------------------------------------------------------ tasks from the retry queue
 
@@ -167,11 +141,14 @@ class LinkSync:
                 return self.restore_ticket(op.ticket_id, deadline)
 
     def sync_ticket(self, task: Task[SyncTicket], deadline: Deadline) -> Outcome:
-        """Make the ticket's Zendesk-field links match the field's current value, read from Zendesk.
+        """Make the ticket's Zendesk-field links match the field: the value the task knows, or else the
+        value read from Zendesk now.
 
-        One worker at a time per ticket (a short lock): whoever reads last applies last, so two changes
-        handled at once cannot leave the older value in force.
+        Reads take a short lock per ticket, one worker at a time: whoever reads last applies last, so two
+        changes handled at once cannot leave the older value in force.
         """
+        if task.op.version is not None:
+            return self._apply_value(task, deadline, may_read=True)
         ticket_id = task.op.ticket_id
         if self.entities.is_tombstoned("ticket", ticket_id):
             return Outcome(ignored="ticket was deleted")
@@ -181,31 +158,43 @@ class LinkSync:
         token, lock = uuid.uuid4().hex, f"TICKET#{ticket_id}"
         if not self.entities.acquire_lock(lock, token, lease_seconds=self.timeouts.ticket_lock):
             return self.handoff.defer(task, "held", delay=self.timeouts.contention_retry)
-        outcome = Outcome()
         try:
             try:
-                read = self._read_ticket_field(ticket_id, outcome, deadline)
+                ticket = self.zendesk.get_ticket(ticket_id)
             except errors.ZendeskNotFoundError:
-                return outcome.merge(Outcome(ignored="ticket not found in Zendesk"))
+                return Outcome(ignored="ticket not found in Zendesk")
             except errors.ApiError as e:
-                return outcome.merge(self.handoff.failed(task, e))
-            except _Later as later:
-                return outcome.merge(self.handoff.defer(task, later.why, delay=later.delay))
-            if read is None:
-                return outcome
-            return outcome.merge(self.claims.apply("ticket", ticket_id, *read, deadline))
+                return self.handoff.failed(task, e)
+            value = ticket.field_value(self.zendesk_issue_field)
+            read = SyncTicket(ticket_id, value, int(self.clock() * 1000) + READ_LEAD_MS)
+            # From here on a retry applies what was read rather than read it again.
+            return self._apply_value(Task(read, task.attempts), deadline, may_read=False)
         finally:
             self.entities.release_lock(lock, token)
 
-    def _read_ticket_field(
-        self, ticket_id: str, outcome: Outcome, deadline: Deadline
-    ) -> tuple[dict[str, str], int] | None:
-        """The issues the ticket's field names now (issue id -> key), and the version of that read; None
-        when the value is refused (over the limits), with why in ``outcome``."""
-        ticket = self.zendesk.get_ticket(ticket_id)
-        version = int(self.clock() * 1000) + READ_LEAD_MS
-        wanted = self._wanted(ticket.field_value(self.zendesk_issue_field), outcome, deadline)
-        return None if wanted is None else (wanted, version)
+    def _apply_value(self, task: Task[SyncTicket], deadline: Deadline, *, may_read: bool) -> Outcome:
+        """The value the task knows, as of its version.
+
+        ``may_read``: a version the ledger's cannot be ordered against (the same time with another value;
+        a time within ``READ_LEAD_MS`` before the ledger's, which may come from a read on our clock) is
+        settled by reading the ticket. A version surely older is ignored: the ledger holds a newer one.
+        """
+        op = task.op
+        assert op.version is not None  # nosec B101  # only tasks that know their value come here
+        outcome = Outcome()
+        try:
+            wanted = self._wanted(op.value, outcome, deadline)
+        except errors.ApiError as e:
+            return outcome.merge(self.handoff.failed(task, e))
+        except _Later as later:
+            return outcome.merge(self.handoff.defer(task, later.why, delay=later.delay))
+        if wanted is None:
+            return outcome
+        read = partial(self.sync_ticket, Task(SyncTicket(op.ticket_id)), deadline) if may_read else None
+        applied = self.claims.apply(
+            "ticket", op.ticket_id, wanted, op.version, deadline, undecided=read, margin_ms=READ_LEAD_MS
+        )
+        return outcome.merge(applied)
 
     def _wanted(self, value: Any, outcome: Outcome, deadline: Deadline) -> dict[str, str] | None:
         """The issues a Zendesk field's value names (issue id -> key); None when the value is refused (over
@@ -327,3 +316,13 @@ class LinkSync:
             "deleted link", extra={"link_id": op.link_id, "issue_id": op.issue_id, "ticket_id": op.ticket_id}
         )
         return Outcome(deleted=1)
+
+
+def sync_op(event: ZendeskEvent) -> SyncTicket:
+    """The sync a Zendesk event asks for. A field change that carries the new value is applied as of the
+    event's time; other events and the trigger body read the ticket (the Tickets API's current value is the
+    truth), as does a carried value too long to keep (it would be refused either way)."""
+    known = event.carried
+    if known is None or len(known.value or "") > MAX_TEXT:
+        return SyncTicket(event.ticket_id)
+    return SyncTicket(event.ticket_id, known.value, known.time_ms)

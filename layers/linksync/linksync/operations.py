@@ -60,17 +60,27 @@ class ReconcilePair:
 
 @dataclass(frozen=True)
 class SyncTicket:
-    """Read a ticket's Zendesk field and apply it."""
+    """Apply a ticket's Zendesk field: ``value`` (as the field holds it in JSON) as of ``version`` (epoch
+    ms) when the task knows it (an event carried it, or an earlier try read it), else the value read from
+    Zendesk."""
 
     ticket_id: str
+    value: Any = None
+    version: int | None = None
     kind: ClassVar[str] = "sync_ticket"
 
     def fields(self) -> dict[str, Any]:
-        return {"ticket_id": self.ticket_id}
+        known = {"value": self.value, "version": self.version} if self.version is not None else {}
+        return {"ticket_id": self.ticket_id, **known}
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> SyncTicket:
-        return cls(_text(data, "ticket_id"))
+        version, value = data.get("version"), data.get("value")
+        if version is None:
+            return cls(_text(data, "ticket_id"))
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise MalformedTaskError("bad version")
+        return cls(_text(data, "ticket_id"), value, version)
 
 
 @dataclass(frozen=True)

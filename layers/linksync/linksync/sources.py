@@ -21,9 +21,10 @@ from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from . import errors, signatures
+from .desired import sync_op
 from .events import carries_value, parse_jira, parse_zendesk
 from .inbound import Request
-from .operations import Operation, Outcome, Purge, RestoreTicket, SyncTicket, Task
+from .operations import Operation, Outcome, Purge, RestoreTicket, Task
 from .services import Services
 from .timing import Deadline
 
@@ -123,7 +124,7 @@ class ZendeskSource:
             return None
         match event.action:
             case "sync":
-                return Task(SyncTicket(event.ticket_id))
+                return Task(sync_op(event))
             case "delete":
                 return Task(
                     Purge("ticket", event.ticket_id, keep_owners=event.event_type == "ticket.soft_deleted")
