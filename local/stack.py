@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 
+from linksync.config import SECRET_LAYOUT
 from local.moto_atomic import make_dynamodb_atomic
 from local.template import ROOT, globals_for, load_template, resources
 
@@ -158,7 +159,7 @@ def client(service: str, endpoint_url: str | None) -> Any:
 
 @dataclass
 class LocalStack:
-    """The template's table, queues and secret, created on a moto server under a unique prefix."""
+    """The template's table, queues and secrets, created on a moto server under a unique prefix."""
 
     endpoint_url: str | None
     parameters: dict[str, str]
@@ -180,10 +181,18 @@ class LocalStack:
             self._create_queue(name, queues[name].get("Properties", {}))
         for name, res in resources("AWS::DynamoDB::Table").items():
             self._create_table(name, res["Properties"])
-        secret_name = f"{self.prefix}-{self.parameters.get('SecretName', 'zendesk-jira-linksync')}"
-        self.secretsmanager.create_secret(Name=secret_name, SecretString=json.dumps(self.secret_values))
-        self.physical["SecretName"] = secret_name
+        self._create_secrets()
         return self
+
+    def _create_secrets(self) -> None:
+        """The credentials secret and each webhook's signing secret, named as ``make secret`` names them
+        unless a parameter names them, each holding its share of ``secret_values``."""
+        base = self.parameters.get("SecretName", "zendesk-jira-linksync")
+        for parameter, (suffix, keys) in SECRET_LAYOUT.items():
+            name = f"{self.prefix}-{self.parameters.get(parameter, base + suffix)}"
+            values = {k: self.secret_values[k] for k in keys if k in self.secret_values}
+            self.secretsmanager.create_secret(Name=name, SecretString=json.dumps(values))
+            self.physical[parameter] = name
 
     def _create_table(self, name: str, props: dict[str, Any]) -> None:
         table_name = f"{self.prefix}-{name}"
@@ -299,6 +308,15 @@ class LocalStack:
         env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = str(props.get("Timeout", 3))
         aws = aws_env(self.endpoint_url) if self.endpoint_url else {"AWS_DEFAULT_REGION": REGION}
         return {**env, **LOCAL_FUNCTION_ENV, **aws}
+
+    def own_env(self) -> dict[str, dict[str, str | None]]:
+        """For hosting several functions in one process: by function, the variables whose values differ
+        between the functions (WEBHOOK_SECRET_ID, the function's name...), None where it has none. Set
+        them for each invocation over any one function's environment."""
+        envs = {fn: self.function_env(fn) for fn in resources("AWS::Serverless::Function")}
+        keys = {k for env in envs.values() for k in env}
+        varying = {k for k in keys if len({env.get(k) for env in envs.values()}) > 1}
+        return {fn: {k: env.get(k) for k in varying} for fn, env in envs.items()}
 
     # ------------------------------------------------------------------ inspection
 

@@ -1,12 +1,19 @@
-"""`make secret`: create or update the Secrets Manager secret the functions read (``SECRET_ID``).
+"""`make secret`: create or update the Secrets Manager secrets the functions read.
+
+Three secrets, each read only by the functions that need it (the template's ``SecretName``,
+``JiraWebhookSecretName`` and ``ZendeskWebhookSecretName``): the API credentials (``<name>``), the Jira
+webhook's signing secret (``<name>-jira-webhook``) and the Zendesk webhook's (``<name>-zendesk-webhook``),
+``<name>`` being ``--name`` / ``SECRET_NAME`` (default ``zendesk-jira-linksync``).
 
 Each value comes from the environment (``ZENDESK_EMAIL``, ``ZENDESK_API_TOKEN``, ``ZENDESK_WEBHOOK_SECRET``,
 ``JIRA_EMAIL``, ``JIRA_API_TOKEN``, ``JIRA_WEBHOOK_SECRET``) or, on a terminal, from a prompt that does not
-echo tokens and secrets (Enter keeps what the secret holds). Values given are merged into the secret's
-current ones, so a later run needs only what changes, e.g. the webhook signing secrets once the webhooks
-exist. The secret may be created with some values missing: it says which, and the functions refuse work
-until they are set. Values are never printed. Uses your usual AWS credentials and region (boto3), and
-says which account and region it wrote to; without a region or credentials it says so in one line.
+echo tokens and secrets (Enter keeps what is stored). Values given are merged into what the secrets hold,
+so a later run needs only what changes, e.g. the webhook signing secrets once the webhooks exist; keys
+that are not ours are kept. A secret written by version 0.1.0, which held all six values in one, is split:
+its signing secrets move to their own secrets. The secrets may be created with some values missing: it
+says which, and the functions refuse work until they are set. Values are never printed. Uses your usual
+AWS credentials and region (boto3), and says which account and region it wrote to; without a region or
+credentials it says so in one line.
 """
 
 from __future__ import annotations
@@ -22,9 +29,14 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from linksync.config import SECRET_KEYS
+from linksync.config import SECRET_KEYS, SECRET_LAYOUT
 
 VISIBLE = ("zendesk_email", "jira_email")
+WHAT = {
+    "SecretName": "API credentials",
+    "JiraWebhookSecretName": "Jira webhook signing secret",
+    "ZendeskWebhookSecretName": "Zendesk webhook signing secret",
+}
 # What the webhooks answer while a value is missing (linksync.webhook, a ConfigError): senders retry it.
 MISSING_ANSWER = 'HTTP 503 "the function is misconfigured"'
 
@@ -113,16 +125,14 @@ def read_secret(client: Any, name: str) -> dict[str, Any] | None:
     return data
 
 
-def put_secret(name: str, values: dict[str, Any], client: Any, *, exists: bool) -> str:
+def put_secret(name: str, values: dict[str, Any], client: Any, *, exists: bool, what: str) -> str:
     """Create the secret, or add a new version to it. Returns 'created' or 'updated'."""
     body = json.dumps(values)
     try:
         if not exists:
             try:
                 client.create_secret(
-                    Name=name,
-                    SecretString=body,
-                    Description="zendesk-jira-linksync: API tokens and webhook signing secrets",
+                    Name=name, SecretString=body, Description=f"zendesk-jira-linksync: {what}"
                 )
                 return "created"
             except client.exceptions.ResourceExistsException:
@@ -135,34 +145,62 @@ def put_secret(name: str, values: dict[str, Any], client: Any, *, exists: bool) 
         raise _aws_error(f"cannot write secret {name}", e) from None
 
 
+def secret_names(base: str) -> dict[str, str]:
+    """Each secret's name, by the template parameter that names it, as the template's defaults do."""
+    return {parameter: base + suffix for parameter, (suffix, _) in SECRET_LAYOUT.items()}
+
+
+def _stored_values(stored: dict[str, dict[str, Any] | None]) -> dict[str, str]:
+    """Every value as stored now: in its own secret, else (0.1.0's layout) in the credentials secret."""
+    legacy = stored["SecretName"] or {}
+    values: dict[str, str] = {}
+    for parameter, (_, keys) in SECRET_LAYOUT.items():
+        own = stored[parameter] or {}
+        for key in keys:
+            value = own.get(key) or legacy.get(key)
+            if isinstance(value, str) and value:
+                values[key] = value
+    return values
+
+
 def run(name: str, env: dict[str, str], ask: Ask | None, out: Callable[[str], None]) -> int:
     session, account, region = aws_session()
     client = session.client("secretsmanager")
-    stored = read_secret(client, name)
-    given = gather(env, ask, stored)
+    names = secret_names(name)
+    stored = {parameter: read_secret(client, secret) for parameter, secret in names.items()}
+    known = _stored_values(stored)
+    given = gather(env, ask, known)
     where = f"account {account}, region {region}"
     if os.environ.get("AWS_ENDPOINT_URL"):
         where += f", endpoint {os.environ['AWS_ENDPOINT_URL']}"
-    if not given:
-        if stored is None:
-            raise SecretError(
-                f"nothing to write: secret {name} does not exist in {where} and no value was given; set "
-                f"{', '.join(k.upper() for k in SECRET_KEYS)} in the environment (any of them)"
-            )
-        out(f"secret {name} unchanged ({where}): no value given")
+    if not given and all(current is None for current in stored.values()):
+        raise SecretError(
+            f"nothing to write: secret {name} does not exist in {where} and no value was given; set "
+            f"{', '.join(k.upper() for k in SECRET_KEYS)} in the environment (any of them)"
+        )
+    out(f"secrets in {where}:")
+    merged = {**known, **given}
+    for parameter, (_, keys) in SECRET_LAYOUT.items():
+        current = stored[parameter]
+        body = {**(current or {}), **{k: merged.get(k, "") for k in keys}}
+        moved = [k for k in SECRET_KEYS if k not in keys and k in body and parameter == "SecretName"]
+        for key in moved:  # 0.1.0 kept the signing secrets here: they now live in their own secrets
+            del body[key]
         action = "unchanged"
-        merged: dict[str, Any] = stored
-    else:
-        merged = {**dict.fromkeys(SECRET_KEYS, ""), **(stored or {}), **given}
-        action = put_secret(name, merged, client, exists=stored is not None)
-        kept = [k for k in SECRET_KEYS if k not in given and k not in missing_keys(merged)]
-        out(f"{action} secret {name} in {where}")
-        out(f"  set now: {', '.join(given)}" + (f"; kept: {', '.join(kept)}" if kept else ""))
+        if body != current:
+            action = put_secret(
+                names[parameter], body, client, exists=current is not None, what=WHAT[parameter]
+            )
+        set_now = [k for k in keys if k in given]
+        detail = f"set now: {', '.join(set_now)}" if set_now else "nothing new"
+        if moved:
+            detail += f"; moved out: {', '.join(moved)}"
+        out(f"  {action} {names[parameter]} ({WHAT[parameter]}): {detail}")
     missing = missing_keys(merged)
     if missing:
         out(
-            f"  still missing: {', '.join(missing)}. Until they are set the functions refuse every event "
-            f"(the webhooks answer {MISSING_ANSWER}); run it again with just those, e.g. "
+            f"  still missing: {', '.join(missing)}. Until they are set the functions that need them refuse "
+            f"every event (the webhooks answer {MISSING_ANSWER}); run it again with just those, e.g. "
             f"{missing[0].upper()}=... make secret"
         )
     else:
@@ -171,8 +209,12 @@ def run(name: str, env: dict[str, str], ask: Ask | None, out: Callable[[str], No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="create or update the linksync secret")
-    parser.add_argument("--name", default=os.environ.get("SECRET_NAME") or "zendesk-jira-linksync")
+    parser = argparse.ArgumentParser(description="create or update the linksync secrets")
+    parser.add_argument(
+        "--name",
+        default=os.environ.get("SECRET_NAME") or "zendesk-jira-linksync",
+        help="the credentials secret; the webhook secrets are named after it (%(default)s-jira-webhook, ...)",
+    )
     args = parser.parse_args(argv)
     ask = prompt if sys.stdin.isatty() else None
     try:

@@ -41,11 +41,20 @@ class Reply:
 class Pipeline:
     """The deployed system in miniature: send webhooks, drain the retry queue, look at the results."""
 
-    def __init__(self, stack: LocalStack, sandbox: VendorSandbox) -> None:
+    def __init__(self, stack: LocalStack, sandbox: VendorSandbox, env: pytest.MonkeyPatch) -> None:
         self.stack = stack
         self.sandbox = sandbox
+        self.env = env
+        # What differs between the functions' environments is set for the function invoked; the rest stays
+        # as the fixture and the test set it.
+        self._own_env = stack.own_env()
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        for key, value in self._own_env[logical_id].items():
+            if value is None:
+                self.env.delenv(key, raising=False)
+            else:
+                self.env.setenv(key, value)
         return load_handler(logical_id)(event, context_for(logical_id))
 
     def post(
@@ -97,4 +106,4 @@ def pipeline(moto_url: str, sandbox: VendorSandbox, monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(key, value)
     # No Zendesk call budget unless a test sets one: deferred turns would make every test wait in real time.
     monkeypatch.setenv("ZENDESK_CALLS_PER_MINUTE", "0")
-    return Pipeline(stack, sandbox)
+    return Pipeline(stack, sandbox, monkeypatch)

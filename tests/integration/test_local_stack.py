@@ -318,12 +318,21 @@ def test_secret_is_created_then_updated_and_never_printed(
     assert secret.main(["--name", name]) == 0
 
     out = capsys.readouterr().out
-    assert [line.split(" in ")[0] for line in out.splitlines() if "secret " in line] == [
-        f"created secret {name}",
-        f"updated secret {name}",
+    assert [line.split(" (")[0] for line in out.splitlines() if line.startswith("  ") and "(" in line][
+        :6
+    ] == [
+        f"  created {name}",
+        f"  created {name}-jira-webhook",
+        f"  created {name}-zendesk-webhook",
+        f"  updated {name}",
+        f"  unchanged {name}-jira-webhook",
+        f"  unchanged {name}-zendesk-webhook",
     ]
     assert not any(v in out for v in [*values.values(), "rotated-token"])
     import boto3
 
-    stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    client = boto3.client("secretsmanager")
+    stored: dict[str, str] = {}
+    for suffix in ("", "-jira-webhook", "-zendesk-webhook"):
+        stored |= json.loads(client.get_secret_value(SecretId=name + suffix)["SecretString"])
     assert stored == {**values, "jira_api_token": "rotated-token"}

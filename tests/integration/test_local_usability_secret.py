@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from linksync.config import SECRET_KEYS
+from linksync.config import SECRET_KEYS, SECRET_LAYOUT
 from local.template import ROOT
 from tools import secret
 
@@ -55,6 +55,16 @@ def _stored(name: str) -> dict[str, Any]:
     return dict(json.loads(client.get_secret_value(SecretId=name)["SecretString"]))
 
 
+def _all_stored(name: str) -> dict[str, Any]:
+    """The three secrets' values together, checking each holds only its own."""
+    found: dict[str, Any] = {}
+    for parameter, secret_name in secret.secret_names(name).items():
+        values = _stored(secret_name)
+        assert set(values) == set(SECRET_LAYOUT[parameter][1]), secret_name
+        found |= values
+    return found
+
+
 def _run(name: str, capsys: pytest.CaptureFixture[str], **values: str) -> tuple[int, str, str]:
     env = {**os.environ, **{k.upper(): v for k, v in values.items()}}
     code = secret.run(name, env, None, print)
@@ -71,16 +81,18 @@ def test_created_with_some_values_then_completed_piece_by_piece(
     assert code == 0
     lines = out.splitlines()
     endpoint = credentials["AWS_ENDPOINT_URL"]
-    assert lines[0] == f"created secret {name} in account {ACCOUNT}, region eu-west-1, endpoint {endpoint}"
-    assert "still missing: zendesk_webhook_secret, jira_email, jira_api_token, jira_webhook_secret" in out
+    assert lines[0] == f"secrets in account {ACCOUNT}, region eu-west-1, endpoint {endpoint}:"
+    assert lines[1] == f"  created {name} (API credentials): set now: zendesk_email, zendesk_api_token"
+    assert lines[2] == f"  created {name}-jira-webhook (Jira webhook signing secret): nothing new"
+    assert "still missing: jira_email, jira_api_token, jira_webhook_secret, zendesk_webhook_secret" in out
     assert "503" in out
-    assert _stored(name) == {**dict.fromkeys(SECRET_KEYS, ""), **first}
+    assert _all_stored(name) == {**dict.fromkeys(SECRET_KEYS, ""), **first}
 
     # The webhook signing secrets later, alone: everything else stays.
     code, out, _ = _run(name, capsys, jira_webhook_secret="jira-signing", zendesk_webhook_secret="zd-signing")
     assert code == 0
-    assert out.splitlines()[0].startswith(f"updated secret {name} in account {ACCOUNT}, region eu-west-1")
-    assert "kept: zendesk_email, zendesk_api_token" in out
+    assert f"  unchanged {name} (API credentials): nothing new" in out
+    assert f"  updated {name}-zendesk-webhook (Zendesk webhook signing secret): set now" in out
     assert "still missing: jira_email, jira_api_token." in out
 
     code, out, _ = _run(name, capsys, jira_email="jira@example.com", jira_api_token="jira-token")
@@ -88,7 +100,7 @@ def test_created_with_some_values_then_completed_piece_by_piece(
     # One value rotated: the other five are kept.
     code, out, _ = _run(name, capsys, zendesk_api_token="zd-token-2")
     assert code == 0
-    assert _stored(name) == {
+    assert _all_stored(name) == {
         "zendesk_email": "agent@example.com",
         "zendesk_api_token": "zd-token-2",
         "zendesk_webhook_secret": "zd-signing",
@@ -99,12 +111,30 @@ def test_created_with_some_values_then_completed_piece_by_piece(
     assert not any(v in out for v in ("zd-token-2", "zd-signing", "jira-token", "jira-signing"))
 
 
+def test_a_secret_of_version_0_1_0_is_split(
+    credentials: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0.1.0 kept all six values in one secret: the signing secrets move to their own, nothing is lost."""
+    name = f"linksync-{uuid.uuid4().hex[:8]}"
+    old = {k: f"old-{k}" for k in SECRET_KEYS}
+    boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+        Name=name, SecretString=json.dumps(old)
+    )
+
+    code, out, _ = _run(name, capsys, jira_api_token="new-token")
+
+    assert code == 0 and "all six values are set" in out
+    assert "moved out: jira_webhook_secret, zendesk_webhook_secret" in out
+    assert _all_stored(name) == {**old, "jira_api_token": "new-token"}
+
+
 def test_keys_not_ours_are_kept(credentials: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     name = f"linksync-{uuid.uuid4().hex[:8]}"
     client = boto3.client("secretsmanager", region_name="eu-west-1")
     client.create_secret(Name=name, SecretString=json.dumps({"note": "by hand", "jira_email": "j@x"}))
     assert _run(name, capsys, jira_api_token="t")[0] == 0
     assert _stored(name)["note"] == "by hand" and _stored(name)["jira_email"] == "j@x"
+    assert _stored(name)["jira_api_token"] == "t"
 
 
 def test_nothing_given_reports_the_secret_without_writing(
@@ -116,7 +146,8 @@ def test_nothing_given_reports_the_secret_without_writing(
     _run(name, capsys, jira_email="j@x")
     code, out, _ = _run(name, capsys)
     assert code == 0
-    assert out.splitlines()[0].startswith(f"secret {name} unchanged (account {ACCOUNT}, region eu-west-1")
+    assert out.splitlines()[0].startswith(f"secrets in account {ACCOUNT}, region eu-west-1")
+    assert all(line.startswith("  unchanged") for line in out.splitlines()[1:4])
     assert "still missing: zendesk_email" in out
 
 
@@ -133,7 +164,7 @@ def test_the_prompt_keeps_what_is_stored(
 
     assert secret.run(name, dict(os.environ), ask, print) == 0
     assert ("zendesk_email", False, True) in asked and ("jira_api_token", True, True) in asked
-    assert _stored(name) == {**{k: f"old-{k}" for k in SECRET_KEYS}, "jira_api_token": "new-token"}
+    assert _all_stored(name) == {**{k: f"old-{k}" for k in SECRET_KEYS}, "jira_api_token": "new-token"}
 
 
 def _secret_command(env: dict[str, str], *values: str) -> subprocess.CompletedProcess[str]:

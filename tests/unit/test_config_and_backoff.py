@@ -61,13 +61,21 @@ def test_secrets_need_every_value_and_hide_them() -> None:
             "jira_webhook_secret",
         )
     }
-    secrets = Secrets.from_mapping(values)
+    secrets = Secrets.from_mapping(values, {"jira_webhook_secret": values["jira_webhook_secret"]})
     assert "value-of-zendesk_api_token" not in repr(secrets)
     assert "value-of-jira_webhook_secret" not in repr(secrets)
-    with pytest.raises(ConfigError, match="jira_webhook_secret"):
-        Secrets.from_mapping({**values, "jira_webhook_secret": ""})
+    assert secrets.jira_webhook_secret == "value-of-jira_webhook_secret"
+    assert secrets.zendesk_webhook_secret == ""  # not this function's
+    # The credentials alone (the retry worker, the reconcile job): no signing secret at all.
+    assert Secrets.from_mapping(values).jira_webhook_secret == ""
+    with pytest.raises(ConfigError, match="jira_api_token"):
+        Secrets.from_mapping({**values, "jira_api_token": ""})
+    with pytest.raises(ConfigError, match="webhook secret lacks"):
+        Secrets.from_mapping(values, {"jira_webhook_secret": ""})
     with pytest.raises(ConfigError):
         Secrets.from_mapping(["not", "a", "mapping"])
+    with pytest.raises(ConfigError, match="webhook secret must be a JSON object"):
+        Secrets.from_mapping(values, "hunter2")
 
 
 def test_backoff_grows_with_jitter_and_caps() -> None:

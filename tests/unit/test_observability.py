@@ -50,3 +50,31 @@ def test_the_xray_sdk_is_imported_only_when_tracing(disabled: str, imported: boo
         timeout=60,
     )
     assert out.stdout.strip().splitlines()[-1] == str(imported)
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add_metric(self, name: str, unit: object, value: float) -> None:
+        self.names.append(name)
+
+
+@pytest.mark.parametrize("why", ["missing environment variables: SECRET_ID", "no jira_webhook_secret here"])
+def test_a_misconfigured_webhook_is_counted_as_such_though_it_answers_503(why: str) -> None:
+    """It answers 503 (the sender retries) like a busy function, but its alarm reads its own metric."""
+    from linksync.errors import ConfigError
+    from linksync.webhook import JIRA, WebhookHandler
+    from local.stack import http_api_event
+
+    def services() -> object:
+        raise ConfigError(why)
+
+    sink = _Sink()
+    handler = WebhookHandler(JIRA, services, metrics=sink)  # type: ignore[arg-type]
+    answer = handler(http_api_event("POST", "/webhooks/jira", b"{}", {}))
+
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"] == "10"
+    assert sink.names == ["JiraWebhookMisconfigured"]
+    handler(http_api_event("POST", "/webhooks/jira", b"x" * (300 * 1024), {}))  # the next one: too large
+    assert sink.names[-1] == "JiraWebhookRefused"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from linksync.config import SECRET_LAYOUT
 from local.template import globals_for, load_template, resources
 
 FUNCTIONS = ("JiraWebhookFunction", "ZendeskWebhookFunction", "RetryWorkerFunction")
@@ -107,6 +109,50 @@ def test_least_privilege(fn: str) -> None:
         if "SQSSendMessagePolicy" in p
     ]
     assert sorted(queues) == ["RetryDeadLetterQueue", "RetryQueue"]
+
+
+# Which secrets each function may read: the signing secrets only by the webhook that checks them.
+SECRETS_READ = {
+    "JiraWebhookFunction": {"SecretName", "JiraWebhookSecretName"},
+    "ZendeskWebhookFunction": {"SecretName", "ZendeskWebhookSecretName"},
+    "RetryWorkerFunction": {"SecretName"},
+    "ReconcileFunction": {"SecretName"},
+}
+
+
+@pytest.mark.parametrize("fn", sorted(SECRETS_READ))
+def test_each_function_reads_only_the_secrets_it_needs(fn: str) -> None:
+    props = resources()[fn]["Properties"]
+    arns = [
+        p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Fn::Sub"]
+        for p in props["Policies"]
+        if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p
+    ]
+    named = set()
+    for arn in arns:
+        match = re.fullmatch(r"arn:\$\{AWS::Partition\}:secretsmanager:.*:secret:\$\{(\w+)\}-\?{6}", arn)
+        assert match, arn
+        named.add(match.group(1))
+    assert named == SECRETS_READ[fn]
+    assert "secretsmanager" not in json.dumps(_statements(fn))  # no other way in
+    own = props.get("Environment", {}).get("Variables", {})
+    webhook = SECRETS_READ[fn] - {"SecretName"}
+    assert own.get("WEBHOOK_SECRET_ID") == ({"Ref": webhook.pop()} if webhook else None)
+    assert "WEBHOOK_SECRET_ID" not in globals_for("Function")["Environment"]["Variables"]
+
+
+def test_the_secrets_layout_names_the_template_parameters_and_their_defaults() -> None:
+    parameters = load_template()["Parameters"]
+    base = parameters["SecretName"]["Default"]
+    for parameter, (suffix, _) in SECRET_LAYOUT.items():
+        assert parameters[parameter]["Default"] == base + suffix
+
+
+@pytest.mark.parametrize("fn", sorted(SECRETS_READ))
+def test_functions_that_transact_may_check_conditions(fn: str) -> None:
+    """TransactWriteItems needs each item's own action: ConditionCheckItem for the tombstone checks."""
+    actions = {a for st in _statements(fn) for a in st["Action"] if a.startswith("dynamodb:")}
+    assert {"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"} <= actions
 
 
 def test_log_groups_with_retention_for_every_function() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from local.stack import (
     load_handler,
     restore_env,
 )
+from local.template import ROOT
 from local.vendors import SandboxState, VendorSandbox
 from tools.bench.config import FUNCTIONS, UNLIMITED_BUDGET, BenchConfig
 from tools.bench.probe import Probe
@@ -52,13 +54,15 @@ def answer_body(answer: Any) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def moto_process() -> Iterator[str]:
-    """A moto server in its own process. In this process (``stack.moto_server``) its request handling
-    would share the GIL with the handlers being timed and make every AWS call several times slower."""
+    """A moto server in its own process, DynamoDB requests atomic (``tools.bench.moto_server``). In this
+    process (``stack.moto_server``) its request handling would share the GIL with the handlers being timed
+    and make every AWS call several times slower."""
     from local.runtime import free_port
 
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter, fixed argv
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "tools.bench.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -97,6 +101,7 @@ class Bench:
         self.cfg = cfg
         self._ids = iter(range(1, 10**6))
         self.baseline_env: dict[str, str] = {}
+        self._own_env: dict[str, dict[str, str | None]] = {}
 
     def __enter__(self) -> Bench:
         from aws_lambda_powertools.utilities import parameters
@@ -146,7 +151,9 @@ class Bench:
     @contextlib.contextmanager
     def functions_on(self, stack: LocalStack) -> Iterator[None]:
         """The template's environment for ``stack`` in this process, the handlers' output silenced."""
-        previous = apply_env(stack.function_env("JiraWebhookFunction"))
+        self._own_env = stack.own_env()
+        varying = {key: os.environ.get(key) for own in self._own_env.values() for key in own}
+        previous = {**varying, **apply_env(stack.function_env("JiraWebhookFunction"))}
         try:
             for name in FUNCTIONS:
                 self._handlers.setdefault(name, load_handler(name))
@@ -164,6 +171,12 @@ class Bench:
         )
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        # What differs between the functions (WEBHOOK_SECRET_ID ...): this one's. functions_on restores it.
+        for key, value in self._own_env.get(name, {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         return self._handlers[name](event, self.context(name))
 
 

@@ -87,7 +87,9 @@ def soak_stack(cfg: SoakConfig) -> Iterator[SoakStack]:
         previous = apply_env(env)
         faults = AwsFaults(cfg.aws_fault_rate, cfg.handoff_fail_rate, cfg.seed)
         reaper = Reaper(cfg.kill_rate, cfg.seed + 1)
-        settings, secrets = Settings.from_env(env), Secrets.from_mapping(payloads.SECRET_VALUES)
+        settings = Settings.from_env(env)
+        # One process hosts every function here: it holds both webhooks' signing secrets.
+        secrets = Secrets.from_mapping(payloads.SECRET_VALUES, payloads.SECRET_VALUES)
         pools = {
             name: FunctionPool(
                 name, settings=settings, secrets=secrets, moto_url=moto_url, faults=faults, reaper=reaper

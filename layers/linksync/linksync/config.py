@@ -1,11 +1,14 @@
-"""Configuration: the function environment and the Secrets Manager secret, validated, and the services
+"""Configuration: the function environment and the Secrets Manager secrets, validated, and the services
 built from them once per container.
 
 Environment (see the README's operator contract): ``LINKS_TABLE_NAME``, ``RETRY_QUEUE_URL``,
 ``DEAD_LETTER_QUEUE_URL``, ``SECRET_ID``, ``ZENDESK_BASE_URL``, ``JIRA_BASE_URL``, ``JIRA_TICKET_FIELD``,
-``ZENDESK_ISSUE_FIELD``. The secret is JSON read through Powertools Parameters (cached): ``zendesk_email``,
-``zendesk_api_token``, ``zendesk_webhook_secret``, ``jira_email``, ``jira_api_token``,
-``jira_webhook_secret``. AWS endpoints come from boto3's own resolution (``AWS_ENDPOINT_URL`` ...).
+``ZENDESK_ISSUE_FIELD``; on a webhook function also ``WEBHOOK_SECRET_ID``. Secrets are JSON read through
+Powertools Parameters (cached). ``SECRET_ID`` holds the API credentials every function uses:
+``zendesk_email``, ``zendesk_api_token``, ``jira_email``, ``jira_api_token``. ``WEBHOOK_SECRET_ID`` holds
+the one signing secret its webhook checks: ``jira_webhook_secret`` or ``zendesk_webhook_secret``; the retry
+worker and the reconcile job have none. AWS endpoints come from boto3's own resolution
+(``AWS_ENDPOINT_URL`` ...).
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ from typing import Any
 from .errors import ConfigError
 from .timing import Timeouts
 
-SECRET_KEYS = (
-    "zendesk_email",
-    "zendesk_api_token",
-    "zendesk_webhook_secret",
-    "jira_email",
-    "jira_api_token",
-    "jira_webhook_secret",
-)
+CREDENTIAL_KEYS = ("zendesk_email", "zendesk_api_token", "jira_email", "jira_api_token")
+JIRA_WEBHOOK_KEY, ZENDESK_WEBHOOK_KEY = "jira_webhook_secret", "zendesk_webhook_secret"
+# Where each value is kept: the template parameter naming each secret, the suffix its default name adds
+# to the credentials secret's (make secret names them so), and the values it holds.
+SECRET_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
+    "SecretName": ("", CREDENTIAL_KEYS),
+    "JiraWebhookSecretName": ("-jira-webhook", (JIRA_WEBHOOK_KEY,)),
+    "ZendeskWebhookSecretName": ("-zendesk-webhook", (ZENDESK_WEBHOOK_KEY,)),
+}
+SECRET_KEYS = tuple(key for _, keys in SECRET_LAYOUT.values() for key in keys)
 SECRET_MAX_AGE_SECONDS = 300
 
 
@@ -67,6 +72,8 @@ class Settings:
     jira_event_max_age: float = field(default=6 * 3600.0, metadata=_env("JIRA_EVENT_MAX_AGE_SECONDS"))
     # Only issues of these Jira projects are linked (comma-separated keys; empty: every project).
     jira_projects: str = field(default="", metadata=_env("JIRA_PROJECTS"))
+    # The secret holding this webhook's signing secret; empty on functions that check no signature.
+    webhook_secret_id: str = ""
     # The reconcile job's continuation loop (a Step Functions state machine); empty where there is none.
     reconcile_state_machine_arn: str = field(default="", metadata=_env("RECONCILE_STATE_MACHINE_ARN"))
 
@@ -111,34 +118,62 @@ def _setting(declared: Field[Any], var: str, env: Mapping[str, str]) -> Any:
 
 @dataclass(frozen=True)
 class Secrets:
+    """The API credentials, and the signing secret of the one webhook this function serves ("" for the
+    other, and on functions that serve none)."""
+
     zendesk_email: str
     zendesk_api_token: str = field(repr=False)
-    zendesk_webhook_secret: str = field(repr=False)
     jira_email: str
     jira_api_token: str = field(repr=False)
-    jira_webhook_secret: str = field(repr=False)
+    jira_webhook_secret: str = field(default="", repr=False)
+    zendesk_webhook_secret: str = field(default="", repr=False)
 
     @classmethod
-    def from_mapping(cls, data: Any) -> Secrets:
-        if not isinstance(data, Mapping):
-            raise ConfigError("the secret must be a JSON object")
-        missing = [k for k in SECRET_KEYS if not isinstance(data.get(k), str) or not data.get(k)]
-        if missing:
-            raise ConfigError(f"the secret lacks non-empty string values for: {', '.join(missing)}")
-        return cls(**{k: data[k] for k in SECRET_KEYS})
+    def from_mapping(cls, credentials: Any, webhook: Any = None) -> Secrets:
+        """From the credentials secret's JSON and, on a webhook function, its signing secret's JSON."""
+        values = dict(_required(credentials, CREDENTIAL_KEYS, "the secret"))
+        if webhook is not None:
+            if not isinstance(webhook, Mapping):
+                raise ConfigError("the webhook secret must be a JSON object")
+            signing = {k: webhook[k] for k in (JIRA_WEBHOOK_KEY, ZENDESK_WEBHOOK_KEY) if _given(webhook, k)}
+            if not signing:
+                raise ConfigError(
+                    f"the webhook secret lacks a non-empty {JIRA_WEBHOOK_KEY} or {ZENDESK_WEBHOOK_KEY}"
+                )
+            values.update(signing)
+        return cls(**values)
 
 
-def fetch_secrets(secret_id: str, *, max_age: int = SECRET_MAX_AGE_SECONDS) -> Secrets:
-    """Read the secret through Powertools Parameters (cached for ``max_age`` seconds per container)."""
+def _given(data: Mapping[str, Any], key: str) -> bool:
+    return isinstance(data.get(key), str) and bool(data[key])
+
+
+def _required(data: Any, keys: tuple[str, ...], what: str) -> dict[str, str]:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} must be a JSON object")
+    missing = [k for k in keys if not _given(data, k)]
+    if missing:
+        raise ConfigError(f"{what} lacks non-empty string values for: {', '.join(missing)}")
+    return {k: data[k] for k in keys}
+
+
+def fetch_secrets(settings: Settings, *, max_age: int = SECRET_MAX_AGE_SECONDS) -> Secrets:
+    """Read the function's secrets through Powertools Parameters (cached for ``max_age`` seconds per
+    container): the credentials, and on a webhook function its signing secret."""
+    credentials = _fetch(settings.secret_id, max_age)
+    webhook = _fetch(settings.webhook_secret_id, max_age) if settings.webhook_secret_id else None
+    return Secrets.from_mapping(credentials, webhook)
+
+
+def _fetch(secret_id: str, max_age: int) -> Any:
     from aws_lambda_powertools.utilities import parameters
 
     try:
-        data = parameters.get_secret(secret_id, transform="json", max_age=max_age)
+        return parameters.get_secret(secret_id, transform="json", max_age=max_age)
     except parameters.exceptions.GetParameterError as e:
         raise ConfigError(f"could not read secret {secret_id!r}: {type(e.__cause__ or e).__name__}") from e
     except parameters.exceptions.TransformParameterError as e:
         raise ConfigError(f"secret {secret_id!r} is not valid JSON") from e
-    return Secrets.from_mapping(data)
 
 
 class Cached[T]:
@@ -158,7 +193,7 @@ class Cached[T]:
         if self._override is not None:
             return self._override
         settings = Settings.from_env()
-        secrets = fetch_secrets(settings.secret_id)
+        secrets = fetch_secrets(settings)
         with self._lock:
             if self._value is None or self._key != (settings, secrets):
                 self._value = self._build(settings, secrets)

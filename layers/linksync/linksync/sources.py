@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from . import errors, signatures
+from .config import JIRA_WEBHOOK_KEY, ZENDESK_WEBHOOK_KEY
 from .desired import sync_op
 from .events import carries_value, parse_jira, parse_zendesk
 from .inbound import Request
@@ -52,11 +53,18 @@ def _digest(*parts: bytes) -> str:
     return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
 
+def _signing_secret(value: str, key: str) -> str:
+    """The webhook's signing secret; a function given none (or the other webhook's) is misconfigured."""
+    if not value:
+        raise errors.ConfigError(f"no {key} here: WEBHOOK_SECRET_ID must name the secret that holds it")
+    return value
+
+
 class JiraSource:
     name: Literal["jira"] = "jira"
 
     def verify(self, request: Request, svc: Services) -> None:
-        secret = svc.secrets.jira_webhook_secret
+        secret = _signing_secret(svc.secrets.jira_webhook_secret, JIRA_WEBHOOK_KEY)
         signatures.verify_jira(request.body, request.headers.get(signatures.JIRA_HEADER), secret)
 
     def delivery_id(self, request: Request, payload: Any) -> str | None:
@@ -91,7 +99,7 @@ class ZendeskSource:
             request.body,
             request.headers.get(signatures.ZENDESK_HEADER),
             request.headers.get(signatures.ZENDESK_TIMESTAMP_HEADER),
-            svc.secrets.zendesk_webhook_secret,
+            _signing_secret(svc.secrets.zendesk_webhook_secret, ZENDESK_WEBHOOK_KEY),
             tolerance=svc.settings.zendesk_signature_tolerance,
         )
 

@@ -61,6 +61,7 @@ class WebhookHandler:
         self._services = services
         self._log = logger
         self._metrics = metrics
+        self._misconfigured = False  # this invocation's answer is a misconfiguration's
         # Built once per container (per table and client): Powertools' idempotency store and its config.
         self._idempotent: tuple[tuple[str, Any], Callable[..., dict[str, Any]], Any] | None = None
 
@@ -128,16 +129,21 @@ class WebhookHandler:
         return result
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        self._misconfigured = False
         answer = self._answer(event, context)
         self._count(answer)
         return answer
 
     def _count(self, answer: dict[str, Any]) -> None:
-        """One metric per request: the source and the outcome (``JiraWebhookAccepted``, ...)."""
+        """One metric per request: the source and the outcome (``JiraWebhookAccepted``, ...). A
+        misconfigured function answers 503 as a busy one does, so the sender retries; its metric says
+        which it was."""
         if self._metrics is None:
             return
         status = int(answer["statusCode"])
-        if status == 200:
+        if self._misconfigured:
+            outcome = "Misconfigured"
+        elif status == 200:
             outcome = "Ignored" if '"ignored"' in str(answer.get("body", "")) else "Accepted"
         elif status in (409, 503):
             outcome = "RetryLater"
@@ -161,6 +167,7 @@ class WebhookHandler:
             self._warn("webhook refused", status=e.status, reason=e.message)
             return response(e.status, {"error": e.message})
         except errors.ConfigError as e:
+            self._misconfigured = True
             self._warn("configuration error", reason=str(e))
             error = {"error": "the function is misconfigured; see its logs"}
             return response(503, error, {"Retry-After": MISCONFIGURED_RETRY_AFTER})
