@@ -139,6 +139,8 @@ def test_zendesk_merge_without_a_readable_target_still_deletes_the_ticket_in_det
 @pytest.mark.parametrize(
     "event",
     [
+        None,  # no event object at all
+        "PROJ-1",
         {"current": "PROJ-1", "previous": None},  # no custom_field at all
         {"custom_field": None},
         {"custom_field": "360001"},  # not an object

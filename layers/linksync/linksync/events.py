@@ -177,12 +177,14 @@ def _custom_field_changed(body: dict[str, Any], ticket_id: str, issue_field: str
     """Sync when the changed field is ours, or when the event does not say which field it is.
 
     The field id is read from ``event.custom_field.id`` only. A payload that does not carry it there (no
-    ``custom_field``, not an object, no usable ``id``) is synced from the ticket, one read, rather than
+    ``event`` or ``custom_field`` object, no usable ``id``) is synced from the ticket, one read, rather than
     refused: Zendesk does not retry a 400, so refusing would lose the change. When the field is ours, the
     new value is taken from ``event.current`` (an object with a ``value``, or a bare value) with the
     event's ``time``: no read is needed. Either missing or unreadable, the ticket is read instead.
     """
-    event = _object(body.get("event"), "event")
+    event = body.get("event")
+    if not isinstance(event, dict):
+        event = {}  # no event object at all: nothing names the field either
     field_id = _field_id(event.get("custom_field"))
     if field_id is None:
         return ZendeskEvent(
