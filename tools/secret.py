@@ -180,22 +180,8 @@ def run(name: str, env: dict[str, str], ask: Ask | None, out: Callable[[str], No
         )
     out(f"secrets in {where}:")
     merged = {**known, **given}
-    for parameter, (_, keys) in SECRET_LAYOUT.items():
-        current = stored[parameter]
-        body = {**(current or {}), **{k: merged.get(k, "") for k in keys}}
-        moved = [k for k in SECRET_KEYS if k not in keys and k in body and parameter == "SecretName"]
-        for key in moved:  # 0.1.0 kept the signing secrets here: they now live in their own secrets
-            del body[key]
-        action = "unchanged"
-        if body != current:
-            action = put_secret(
-                names[parameter], body, client, exists=current is not None, what=WHAT[parameter]
-            )
-        set_now = [k for k in keys if k in given]
-        detail = f"set now: {', '.join(set_now)}" if set_now else "nothing new"
-        if moved:
-            detail += f"; moved out: {', '.join(moved)}"
-        out(f"  {action} {names[parameter]} ({WHAT[parameter]}): {detail}")
+    for parameter in SECRET_LAYOUT:
+        out("  " + _write_one(client, parameter, names[parameter], stored[parameter], merged, given))
     missing = missing_keys(merged)
     if missing:
         out(
@@ -206,6 +192,31 @@ def run(name: str, env: dict[str, str], ask: Ask | None, out: Callable[[str], No
     else:
         out("  all six values are set")
     return 0
+
+
+def _write_one(
+    client: Any,
+    parameter: str,
+    name: str,
+    current: dict[str, Any] | None,
+    merged: dict[str, str],
+    given: dict[str, str],
+) -> str:
+    """Bring one secret to its share of ``merged`` (keys not ours kept); the line that says what it did."""
+    keys = SECRET_LAYOUT[parameter][1]
+    body = {**(current or {}), **{k: merged.get(k, "") for k in keys}}
+    # 0.1.0 kept the signing secrets in the credentials secret: they now live in their own secrets.
+    moved = [k for k in SECRET_KEYS if k not in keys and k in body] if parameter == "SecretName" else []
+    for key in moved:
+        del body[key]
+    action = "unchanged"
+    if body != current:
+        action = put_secret(name, body, client, exists=current is not None, what=WHAT[parameter])
+    set_now = [k for k in keys if k in given]
+    detail = f"set now: {', '.join(set_now)}" if set_now else "nothing new"
+    if moved:
+        detail += f"; moved out: {', '.join(moved)}"
+    return f"{action} {name} ({WHAT[parameter]}): {detail}"
 
 
 def main(argv: list[str] | None = None) -> int:

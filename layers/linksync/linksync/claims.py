@@ -69,19 +69,31 @@ class FieldClaims:
             if undecided is not None and _undecided(swap, set(wanted), version, margin_ms):
                 return undecided()
             return Outcome(ignored=REFUSED[swap.refused or "newer"].format(kind=kind))
+        return self._carry_out(kind, entity_id, wanted, version, swap, deadline)
+
+    def _carry_out(
+        self,
+        kind: Entity,
+        entity_id: str,
+        wanted: dict[str, str],
+        version: int,
+        swap: FieldSwap,
+        deadline: Deadline,
+    ) -> Outcome:
+        """The begun version's changes, then its "finished" mark."""
         owner = JIRA_OWNER if kind == "issue" else ZENDESK_OWNER
         added, dropped, unfinished = self._changes(kind, entity_id, wanted, swap, owner)
-        done = self.entities.done_item(kind, entity_id, version)
-        outcome = Outcome()
         for other in dropped:
             self.ledger.set_owner(*_pair(kind, entity_id, other), owner, wanted=False, version=version)
         # The "finished" mark can ride on the last create's write when nothing else comes after it.
         last = added[-1] if added and not (dropped or unfinished) else None
-        marked = False
+        done = self.entities.done_item(kind, entity_id, version)
+        outcome, marked = Outcome(), False
         for other in added:
             new = NewPair(*_pair(kind, entity_id, other), wanted[other], owner, version)
-            also = done if other == last else None
-            result, written = self._add(new, deadline, also, fresh=not swap.resuming)
+            result, written = self._add(
+                new, deadline, done if other == last else None, fresh=not swap.resuming
+            )
             outcome.merge(result)
             marked |= written
         pairs = [_pair(kind, entity_id, other) for other in [*dropped, *unfinished]]
