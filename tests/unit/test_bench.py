@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from local.vendors import RecordedCall
+from tools.bench import figures
 from tools.bench.cli import main
 from tools.bench.cold import parse_importtime
 from tools.bench.config import BenchConfig
 from tools.bench.economy import Scenario, economy_scenarios
+from tools.bench.kinds import call_kind, count_kinds
 from tools.bench.world import FUNCTION_ERRORS, Bench
 
 
@@ -116,3 +119,123 @@ def test_quick_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFi
     assert results["function_errors"] == []
     assert isinstance(results["misses"], list)
     assert "MISSES:" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- the derived figures' arithmetic
+
+
+def test_the_fault_floor_is_one_call_per_change_over_the_chance_a_call_succeeds() -> None:
+    assert figures.fault_floor(0.0) == 1.0
+    assert figures.fault_floor(0.5) == 2.0
+    assert figures.fault_floor(0.3) == pytest.approx(1.4286, abs=1e-4)
+    with pytest.raises(ValueError, match="fault rate"):
+        figures.fault_floor(1.0)
+
+
+def test_the_ideal_time_is_the_calls_over_the_budget() -> None:
+    assert figures.ideal_seconds(300, 100) == 180.0
+    assert figures.ideal_seconds(60, 100) == 36.0
+    with pytest.raises(ValueError, match="positive"):
+        figures.ideal_seconds(10, 0)
+
+
+def test_utilisation_counts_calls_in_the_window_against_the_rate_and_the_burst() -> None:
+    every_second = [float(t) for t in range(61)]  # 61 calls in [0, 60]
+
+    assert figures.utilisation(every_second, 0, 60, 60) == pytest.approx(61 / 60)
+    assert figures.utilisation(every_second, 0, 60, 120) == pytest.approx(61 / 120)
+    # a burst of 10 s is 10 more calls allowed at 60 a minute
+    assert figures.utilisation(every_second, 0, 60, 60, burst_seconds=10) == pytest.approx(61 / 70)
+    assert figures.utilisation([100.0], 0, 60, 60) == 0.0  # outside the window
+    assert figures.utilisation(every_second, 5, 5, 60) is None
+
+
+def test_calls_fall_into_bins_of_the_given_width() -> None:
+    assert figures.per_bin([0.0, 1.0, 9.99, 10.0, 25.0, 31.0], 0, 30, 10) == [3, 1, 1]
+    assert figures.per_bin([], 0, 0, 10) == [0]
+    assert figures.per_bin([1.0], 0, 10, 0) == []
+
+
+def test_an_operation_is_counted_across_its_attempts_and_reserved_turns() -> None:
+    one = {"v": 1, "op": "reconcile", "issue_id": "1", "ticket_id": "2"}
+    bodies = [
+        json.dumps({**one, "attempt": 0, "reserved_at": 10.0, "queued_at": 1}),
+        json.dumps({**one, "attempt": 1, "last_error": {"status": 500}}),
+        json.dumps({**one, "ticket_id": "3", "attempt": 0}),
+        "not json",
+        json.dumps(["no", "op"]),
+    ]
+
+    counts = figures.queued_per_operation(bodies)
+
+    assert sorted(counts.values()) == [1, 2]
+    assert figures.distribution(counts.values(), total=5) == {0: 3, 1: 1, 2: 1}
+    assert figures.distribution([], total=2) == {0: 2}
+
+
+def test_pages_are_counted_per_started_unit() -> None:
+    assert figures.pages_per_started(9, 900, 100) == 1.0
+    assert figures.pages_per_started(10, 900, 100) == pytest.approx(1.111, abs=1e-3)
+    assert figures.pages_per_started(1, 145, 1000) == 1.0
+    assert figures.pages_per_started(2, 1001, 1000) == 1.0
+    assert figures.pages_per_started(0, 0, 100) is None
+
+
+def test_calls_beyond_the_floor_are_split_by_kind() -> None:
+    kinds = {"create link": (12, 4), "delete link": (4, 1), "read ticket": (4, 0)}
+
+    found = figures.beyond_floor(kinds, changes=10, rate=0.2)
+
+    assert found["calls"] == 20
+    assert found["per_change"] == 2.0
+    assert found["floor"] == 1.25
+    assert found["excess_per_change"] == 0.75
+    assert found["by_kind_per_change"] == {"create link": 1.2, "delete link": 0.4, "read ticket": 0.4}
+    assert (found["writes_per_change"], found["other_per_change"]) == (1.6, 0.4)
+
+
+def test_percentiles_take_the_nearest_rank() -> None:
+    values = [5.0, 1.0, 3.0, 2.0, 4.0]
+    assert figures.percentile(values, 0.5) == 3.0
+    assert figures.percentile(values, 0.9) == 5.0
+    assert figures.percentile(values, 0.0) == 1.0
+    assert figures.percentile([], 0.5) is None
+
+
+def _call(
+    method: str, path: str, query: dict[str, list[str]] | None = None, body: object = None
+) -> RecordedCall:
+    return RecordedCall(method, path, query or {}, body, {})
+
+
+def test_vendor_calls_are_named_for_what_they_were_for() -> None:
+    calls = [
+        _call("POST", "/api/services/jira/links", body={"link": {}}),
+        _call("DELETE", "/api/services/jira/links/10001"),
+        _call("GET", "/api/services/jira/links/10001.json"),
+        _call("GET", "/api/v2/jira/links", {"page[size]": ["1000"]}),
+        _call("GET", "/api/v2/jira/links", {"filter[ticket_id]": ["7"]}),
+        _call("GET", "/api/services/jira/links", {"issue_id": ["9"]}),
+        _call("GET", "/api/v2/incremental/tickets/cursor.json", {"start_time": ["0"]}),
+        _call("GET", "/api/v2/tickets/7"),
+        _call("POST", "/rest/api/3/search/jql", body={"jql": "cf[10100] is not EMPTY ORDER BY id"}),
+        _call("POST", "/rest/api/3/search/jql", body={"jql": "key in (A-1, A-2)"}),
+        _call("GET", "/rest/api/3/search/jql", {"jql": ["id in (1, 2)"]}),
+        _call("GET", "/rest/api/3/issue/A-1"),
+    ]
+
+    assert [call_kind(c) for c in calls] == [
+        "zendesk create link",
+        "zendesk delete link",
+        "zendesk show link",
+        "zendesk links page",
+        "zendesk links of one",
+        "zendesk links of one",
+        "zendesk export page",
+        "zendesk read ticket",
+        "jira search page",
+        "jira find by key",
+        "jira find by id",
+        "jira read issue",
+    ]
+    assert count_kinds([calls[0], calls[0], calls[1]]) == {"zendesk create link": 2, "zendesk delete link": 1}
