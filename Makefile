@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV     ?= .venv
 SAM_VENV ?= .venv-sam
 SCAN_VENV ?= .venv-scan
+PLOT_VENV ?= .venv-plot
 # Python 3.12 is the Lambda runtime. Use python3.12 from PATH when it really is 3.12, else ask pyenv
 # (its python3.12 shim does not resolve unless 3.12 is selected, so ask for the prefix instead).
 PY312 ?= $(shell for c in "$$(command -v python3.12)" \
@@ -51,6 +52,7 @@ $(1)/.installed: $(2)
 endef
 $(eval $(call tool-venv,$(SAM_VENV),tools/requirements/sam.txt))
 $(eval $(call tool-venv,$(SCAN_VENV),tools/requirements/scan.txt))
+$(eval $(call tool-venv,$(PLOT_VENV),tools/requirements/plot.txt))
 
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed ## create the dev and SAM CLI virtualenvs from nothing
@@ -89,8 +91,8 @@ backfill: $(VENV)/.installed ## adopt an account's existing data: a full reconci
 	$(LINKSYNC) reconcile --mode full --apply
 
 BENCH_ARGS ?=
-bench: $(VENV)/.installed ## ratios against same-run baselines -> .aws-sam/bench-results.json (BENCH_ARGS=--quick|--full)
-	$(PY) -m tools.bench $(BENCH_ARGS)
+bench: $(VENV)/.installed $(PLOT_VENV)/.installed ## ratios against same-run baselines -> .aws-sam/bench-results.json, docs/bench/*.png (BENCH_ARGS=--quick|--full)
+	$(PY) -m tools.bench --plot-python $(PLOT_VENV)/bin/python $(BENCH_ARGS)
 
 SOAK_ARGS ?= --events 1000 --fault-rate 0.3
 soak: $(VENV)/.installed ## seeded random workload under faults: lost / duplicate / orphan links (SOAK_ARGS=...)
