@@ -13,9 +13,10 @@ import pytest
 
 from local.vendors import RecordedCall
 from tools.bench import figures
+from tools.bench.backfill import design, export_floor_seconds
 from tools.bench.cli import main
-from tools.bench.cold import parse_importtime
-from tools.bench.config import BenchConfig
+from tools.bench.cold import breakdown, parse_importtime
+from tools.bench.config import SECTIONS, BenchConfig
 from tools.bench.economy import Scenario, economy_scenarios
 from tools.bench.kinds import call_kind, count_kinds
 from tools.bench.world import FUNCTION_ERRORS, Bench
@@ -93,7 +94,10 @@ def test_importtime_lines_are_ranked_by_cumulative_time() -> None:
 def test_quick_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
 
-    assert main(["--quick", "--only", "economy,warm,size", "--no-sam-build", "--out", str(out)]) == 0
+    assert (
+        main(["--quick", "--only", "economy,warm,size", "--no-sam-build", "--no-plots", "--out", str(out)])
+        == 0
+    )
 
     results = json.loads(out.read_text())
     assert set(results) == {
@@ -101,6 +105,8 @@ def test_quick_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFi
         "cold_start",
         "warm",
         "economy",
+        "budget",
+        "backfill",
         "scale",
         "size",
         "function_errors",
@@ -113,8 +119,10 @@ def test_quick_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFi
     assert {"scenarios", "under_faults"} <= set(results["economy"])
     assert results["economy"]["scenarios"]["jira_created_1_link"]["zendesk_calls_per_link_created"] == 1.0
     assert results["economy"]["scenarios"]["jira_replayed_delivery"]["zendesk_calls"] == 0
-    faults = results["economy"]["under_faults"]
-    assert faults["link_changes"] > 0 and faults["lost"] == 0
+    sweep = results["economy"]["under_faults"]["sweep"]
+    assert [row["fault_rate"] for row in sweep] == [0.0, 0.3, 0.5]
+    assert all(row["link_changes"] > 0 and row["lost"] == 0 for row in sweep)
+    assert results["budget"] == {"skipped": "not selected (--only)"}
     assert "functions" in results["size"] or results["size"] == {"skipped": "run make build first"}
     assert results["function_errors"] == []
     assert isinstance(results["misses"], list)
@@ -239,3 +247,67 @@ def test_vendor_calls_are_named_for_what_they_were_for() -> None:
         "jira read issue",
     ]
     assert count_kinds([calls[0], calls[0], calls[1]]) == {"zendesk create link": 2, "zendesk delete link": 1}
+
+
+def test_the_backfill_account_says_what_a_job_must_leave() -> None:
+    account = design(1000)
+
+    assert len(account.issues) == 1000 and len(account.tickets) == 1000
+    # issue i names ticket i except every 10th (ticket i names it instead); every 7th from 3 also i+1
+    assert ("9000000", "8000000") in account.desired  # named from Zendesk only
+    assert ("9000003", "8000004") in account.desired  # a second ticket in an issue's field
+    assert account.linked <= account.desired
+    assert len(account.linked) == (len(account.desired) + 9) // 10
+    assert not account.dead & account.desired and not account.manual & account.desired
+    assert (
+        len(account.dead) == 20 and len(account.deleted_tickets) == 10 and len(account.deleted_issues) == 10
+    )
+    assert account.after == account.desired | account.manual
+    assert account.missing == account.desired - account.linked
+
+
+def test_the_export_floor_is_ten_pages_a_minute() -> None:
+    assert export_floor_seconds(1) == 0.0
+    assert export_floor_seconds(11) == 60.0
+
+
+def test_a_traced_cold_start_is_split_at_the_handler_import_and_summed_per_kind() -> None:
+    trace = [
+        {"what": "aws dynamodb.UpdateItem", "at_ms": 250.0, "ms": 5.0},
+        {"what": "client dynamodb", "at_ms": 120.0, "ms": 60.0},
+        {"what": "aws secretsmanager.GetSecretValue", "at_ms": 210.0, "ms": 7.0},
+        {"what": "zendesk POST /api/services/jira/links", "at_ms": 260.0, "ms": 1.0},
+        {"what": "aws dynamodb.PutItem", "at_ms": 230.0, "ms": 4.0},
+    ]
+
+    found = breakdown(trace, handler_at_ms=200.0)
+
+    assert [s["what"] for s in found["steps"]][:2] == ["client dynamodb", "aws secretsmanager.GetSecretValue"]
+    assert found["steps"][0]["phase"] == "import"
+    assert found["totals"] == {
+        "import: client": {"count": 1, "ms": 60.0},
+        "first event: aws secretsmanager": {"count": 1, "ms": 7.0},
+        "first event: aws dynamodb": {"count": 2, "ms": 9.0},
+        "first event: zendesk": {"count": 1, "ms": 1.0},
+    }
+
+
+def test_a_bad_section_ends_in_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--only", "cold,bogus", "--no-plots"])
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.count("\n") == 1 and "unknown sections: bogus" in err
+    assert all(section in err for section in SECTIONS)
+
+
+def test_no_interpreter_for_the_pictures_ends_in_one_line_and_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--only", "size", "--plot-python", str(tmp_path / "python"), "--out", str(tmp_path / "o")])
+
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.count("\n") == 1 and "--no-plots" in err
+    assert not (tmp_path / "o").exists()

@@ -1,9 +1,9 @@
 """The cold-start baseline, in a fresh process: import boto3 and requests and build the clients the
 functions build (DynamoDB, SQS, Secrets Manager, a requests Session), and nothing else.
 
-``python -m tools.bench.child_baseline SPEC`` (started by ``tools.bench.cold`` like ``child_cold``; SPEC
-is not used). It answers as ``child_cold`` does, one ``BENCH {json}`` line, with no first event and no
-result.
+``python -m tools.bench.child_baseline SPEC`` (started by ``tools.bench.cold`` like ``child_cold``). SPEC
+``{"bare": true}`` makes it the import baseline: ``import boto3, requests`` and nothing more. It answers as
+``child_cold`` does, one ``BENCH {json}`` line, with no first event and no result.
 
 Nothing is imported before the clock starts but ``time``; the rest is imported inside ``main``.
 """
@@ -15,12 +15,14 @@ T0 = time.perf_counter()
 
 def main() -> None:
     import json
+    import sys
 
     import boto3
     import requests
 
-    clients = [boto3.client(name) for name in ("dynamodb", "sqs", "secretsmanager")]
-    session = requests.Session()
+    bare = bool(json.loads(sys.argv[1]).get("bare")) if len(sys.argv) > 1 else False
+    clients = [] if bare else [boto3.client(name) for name in ("dynamodb", "sqs", "secretsmanager")]
+    session = None if bare else requests.Session()
     t1 = time.perf_counter()
     timings = {"import_s": t1 - T0, "first_event_s": 0.0, "epoch_done": time.time()}
     timings["epoch_start"] = timings["epoch_done"] - (time.perf_counter() - T0)

@@ -17,8 +17,8 @@ def _render_cold(cold: dict[str, Any]) -> list[str]:
         "",
         "1. COLD START  process start -> first event answered (parent's clock); baseline: import boto3, "
         f"requests + 3 clients + Session = {base['median_s']:.3f} s",
-        f"   {'function':<24}{'median s':>9}{'ratio':>8}{'goal':>12}{'import s':>10}{'1st event s':>12}"
-        "  top imports, cumulative ms",
+        f"   {'function':<24}{'median s':>9}{'ratio':>8}{'goal':>12}{'import s':>10}{'vs bare':>8}"
+        f"{'goal':>12}{'1st event s':>12}  top imports, cumulative ms",
     ]
     for name, row in cold["functions"].items():
         top = ", ".join(
@@ -26,12 +26,30 @@ def _render_cold(cold: dict[str, Any]) -> list[str]:
             for m in row["importtime"]["top_cumulative"]
             if m["depth"] == 0
         )
-        goal = f"<={row['goal']} {'ok' if row['meets_goal'] else 'MISS'}"
+        goal = f"<={row['goal']} {_ok(row['meets_goal'])}"
+        import_goal = f"<={row['import_goal']} {_ok(row['import_meets_goal'])}"
         lines.append(
             f"   {name:<24}{row['median_s']:>9.3f}{row['ratio']:>7.2f}x{goal:>12}"
-            f"{row['import_median_s']:>10.3f}{row['first_event_median_s']:>12.3f}  {top[:70]}"
+            f"{row['import_median_s']:>10.3f}{row['import_ratio']:>7.2f}x{import_goal:>12}"
+            f"{row['first_event_median_s']:>12.3f}  {top[:60]}"
         )
+    bare = cold.get("import_baseline", {}).get("import_median_s")
+    if bare is not None:
+        lines.append(
+            f"   (vs bare: the handler's import against `import boto3, requests` alone, {bare:.3f} s)"
+        )
+    for name, trace in cold.get("first_event_breakdown", {}).items():
+        totals = ", ".join(
+            f"{k.removeprefix('first event: ')} {v['count']}x {v['ms']:.0f} ms"
+            for k, v in trace["totals"].items()
+            if k.startswith("first event")
+        )
+        lines.append(f"   {name} first event {trace['first_event_s'] * 1000:.0f} ms: {totals}")
     return lines
+
+
+def _ok(flag: bool) -> str:
+    return "ok" if flag else "MISS"
 
 
 def _render_warm(warm: dict[str, Any]) -> list[str]:
@@ -54,30 +72,56 @@ def _render_economy(eco: dict[str, Any]) -> list[str]:
     lines = [
         "",
         "3. API ECONOMY  calls counted per event, happy path (ZD/link: Zendesk calls per link changed)",
-        f"   {'scenario':<28}{'Zendesk':>8}{'Jira':>6}{'DynamoDB':>9}{'SQS':>5}{'+links':>7}{'-links':>7}"
-        f"{'ZD/link':>8}{'DB/change':>10}  goals",
+        f"   {'scenario':<31}{'Zendesk':>8}{'Jira':>5}{'DynamoDB':>9}{'SQS':>4}{'+links':>7}{'-links':>7}"
+        f"{'ZD/link':>8}{'DB/link':>8}  goals",
     ]
     for name, row in eco["scenarios"].items():
         per = row.get("zendesk_calls_per_link_created", row.get("zendesk_calls_per_link_deleted"))
-        goals = " ".join(
-            f"{k.replace('zendesk_calls_per_link_', 'ZD/').replace('_calls', '')}<={g['goal']}:"
-            f"{'ok' if g['ok'] else 'MISS'}"
-            for k, g in row["goals"].items()
-        )
-        per_change = _fmt(row.get("dynamodb_requests_per_link_change"), ".1f")
+        db = row.get("dynamodb_requests_per_link_created", row.get("dynamodb_requests_per_link_deleted"))
+        goals = " ".join(f"{_goal_name(k)}<={g['goal']}:{_ok(g['ok'])}" for k, g in row["goals"].items())
         lines.append(
-            f"   {name:<28}{row['zendesk_calls']:>8}{row['jira_calls']:>6}{row['dynamodb_requests']:>9}"
-            f"{row['sqs_requests']:>5}{row['links_created']:>7}{row['links_deleted']:>7}"
-            f"{_fmt(per, '.2f'):>8}{per_change:>10}  {goals}"
+            f"   {name:<31}{row['zendesk_calls']:>8}{row['jira_calls']:>5}{row['dynamodb_requests']:>9}"
+            f"{row['sqs_requests']:>4}{row['links_created']:>7}{row['links_deleted']:>7}"
+            f"{_fmt(per, '.2f'):>8}{_fmt(db, '.1f'):>8}  {goals or '-'}"
         )
     f = eco.get("under_faults", {})
-    if f:
+    if f.get("sweep"):
+        lines += _render_faults(f)
+    return lines
+
+
+def _goal_name(key: str) -> str:
+    return {
+        "zendesk_calls_per_link_created": "ZD/link",
+        "zendesk_calls_per_link_deleted": "ZD/link",
+        "dynamodb_requests_per_link_created": "DB/link",
+        "zendesk_calls": "ZD",
+        "jira_calls": "Jira",
+        "dynamodb_requests": "DB",
+    }.get(key, key)
+
+
+def _render_faults(f: dict[str, Any]) -> list[str]:
+    goal = f["goal"]
+    lines = [
+        f"   under faults: {f['what']}",
+        f"   {'fault rate':>12}{'changes':>8}{'ZD calls':>9}{'per change':>11}{'floor':>7}{'excess':>8}"
+        f"{'DB/change':>10}{'lost':>5}{'dup':>4}{'orph':>5}{'s':>6}  calls per change by kind",
+    ]
+    for row in f["sweep"]:
+        bf = row["beyond_floor"]
+        kinds = ", ".join(f"{k} {v:.2f}" for k, v in bf.get("by_kind_per_change", {}).items())
         lines.append(
-            f"   under faults (soak: {f['events']} events, {f['link_changes']} link changes): "
-            f"{f['zendesk_calls_per_link_change']} Zendesk calls, {f['dynamodb_requests_per_link_change']} "
-            f"DynamoDB requests per link change; {f['lost']} lost, {f['duplicates']} duplicates, "
-            f"{f['orphans']} orphans"
+            f"   {row['fault_rate']:>11.0%}{row['link_changes']:>8}{row['zendesk_calls']:>9}"
+            f"{_fmt(row['zendesk_calls_per_link_change'], '.2f'):>11}{row['floor']:>7.2f}"
+            f"{_fmt(bf.get('excess_per_change'), '+.2f'):>8}"
+            f"{_fmt(row['dynamodb_requests_per_link_change'], '.1f'):>10}"
+            f"{row['lost']:>5}{row['duplicates']:>4}{row['orphans']:>5}{row['seconds']:>6.0f}  {kinds}"
         )
+    lines.append(
+        f"   goal at {goal['fault_rate']:.0%}: <= {goal['goal']} Zendesk calls per change: {goal['value']} "
+        f"{_ok(goal['ok'])}" + ("" if goal["ok"] or goal["by"] is None else f" by {goal['by']:+.2f}")
+    )
     return lines
 
 
@@ -113,6 +157,51 @@ def _delete_row(n: str, row: dict[str, Any]) -> str:
         f"{_fmt(row['dynamodb_requests_per_link'], '.1f'):>8}{timing}"
         f"{_fmt(row['answer'].get('queued')):>7}"
     )
+
+
+def _checks(goals: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{k} {_fmt(g['value'])} ({g.get('op', '<=')} {g['goal']}) {_ok(g['ok'])}" for k, g in goals.items()
+    )
+
+
+def _render_budget(bud: dict[str, Any]) -> list[str]:
+    late = bud["wake_late_s"]
+    scaled = " (SCALED DOWN: --quick)" if bud.get("scaled") else ""
+    return [
+        "",
+        f"6. CALL BUDGET  {bud['changes']} Jira changes under ZendeskCallsPerMinute={bud['per_minute']}"
+        f"{scaled}",
+        f"   {bud['what']}",
+        f"   last link at {_fmt(bud['converged_s'], '.1f')} s vs ideal {bud['ideal_s']:.0f} s "
+        f"({bud['changes']} calls / {bud['per_minute']} a minute); {bud['links_created']} links; webhooks "
+        f"answered {bud['answers']} in {bud['sent_all_s']:.1f} s",
+        f"   times each operation was queued: {bud['times_queued_distribution']} "
+        f"(max {bud['max_times_queued']}); "
+        f"deferred work woke after its turn: p50 {_fmt(late['p50'])} s, p90 {_fmt(late['p90'])} s, max "
+        f"{_fmt(late['max'])} s; worker batches {bud['event_source']['batches']} "
+        f"(mean {bud['event_source']['mean_batch']} records)",
+        f"   Zendesk calls per 10 s (allowed {bud['allowed_per_10s']}): {bud['calls_per_10s']}",
+        f"   goals: {_checks(bud['goals'])}",
+    ]
+
+
+def _render_backfill(bf: dict[str, Any]) -> list[str]:
+    exp = bf["expected"]
+    under = ", ".join(f"{pm}/min {s / 60:.1f} min" for pm, s in bf["ideal_seconds_under_budget"].items())
+    return [
+        "",
+        f"7. BACKFILL  {bf['what']}",
+        f"   expected: {exp['missing']} to create, {exp['dead']} dead, {exp['linked_before']} linked "
+        f"already, {exp['manual']} by hand; job done={bf['done']} in {bf['slices']} slice(s), converged="
+        f"{bf['converged']}, created {bf['created']}, deleted {bf['deleted']}",
+        f"   Zendesk calls {bf['zendesk_calls']} ({bf['zendesk_page_reads']} page reads), Jira calls "
+        f"{bf['jira_calls']}, DynamoDB requests {bf['dynamodb_requests']}",
+        f"   by kind: {bf['calls_by_kind']}",
+        f"   wall time {bf['seconds']:.0f} s with the budget unlimited (the export's 10 pages a minute "
+        f"alone: {bf['export_floor_seconds']:.0f} s); ideal under a budget: {under}",
+        f"   goals: {_checks(bf['goals'])}",
+    ]
 
 
 def _render_size(size: dict[str, Any]) -> list[str]:
@@ -152,6 +241,10 @@ def render(results: dict[str, Any]) -> list[str]:
         lines += _render_warm(results["warm"])
     if "scenarios" in results["economy"]:
         lines += _render_economy(results["economy"])
+    if "changes" in results.get("budget", {}):
+        lines += _render_budget(results["budget"])
+    if "expected" in results.get("backfill", {}):
+        lines += _render_backfill(results["backfill"])
     if "burst" in results["scale"]:
         lines += _render_scale(results["scale"])
     lines += _render_size(results["size"])

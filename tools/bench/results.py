@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from local.template import ROOT
+from tools.bench.backfill import bench_backfill
+from tools.bench.budget import bench_budget
 from tools.bench.cold import bench_cold_start
 from tools.bench.config import GOALS, UNLIMITED_BUDGET, BenchConfig, log
 from tools.bench.economy import bench_economy
@@ -26,8 +28,10 @@ STACK_SECTIONS: tuple[tuple[str, str, Callable[[Bench], dict[str, Any]]], ...] =
     ("economy", "economy", bench_economy),
     ("warm", "warm", bench_warm),
     ("scale", "scale", bench_scale),
+    ("budget", "budget", bench_budget),
+    ("backfill", "backfill", bench_backfill),
 )
-RESULT_KEYS = ("cold_start", "warm", "economy", "scale", "size")
+RESULT_KEYS = ("cold_start", "warm", "economy", "budget", "backfill", "scale", "size")
 
 
 def misses(results: dict[str, Any]) -> list[str]:
@@ -36,13 +40,27 @@ def misses(results: dict[str, Any]) -> list[str]:
     for name, row in cold.get("functions", {}).items():
         if not row["meets_goal"]:
             out.append(f"cold start {name}: {row['ratio']:.2f}x (goal <= {row['goal']}x)")
+        if not row["import_meets_goal"]:
+            out.append(f"cold import {name}: {row['import_ratio']:.2f}x (goal <= {row['import_goal']}x)")
     warm = results.get("warm", {})
     if "meets_goal" in warm and not warm["meets_goal"]:
         out.append(f"warm path: {warm['ratio']:.2f}x (goal <= {warm['goal']}x)")
-    for name, row in results.get("economy", {}).get("scenarios", {}).items():
+    economy = results.get("economy", {})
+    for name, row in economy.get("scenarios", {}).items():
         for key, check in row["goals"].items():
             if not check["ok"]:
                 out.append(f"economy {name}: {key} = {check['value']} (goal <= {check['goal']})")
+    faults = economy.get("under_faults", {}).get("goal")
+    if faults and not faults["ok"]:
+        out.append(
+            f"economy under faults: {faults['value']} Zendesk calls per link change at "
+            f"{faults['fault_rate']:.0%} faults (goal <= {faults['goal']})"
+        )
+    for section in ("budget", "backfill"):
+        for key, check in results.get(section, {}).get("goals", {}).items():
+            if not check["ok"]:
+                op = check.get("op", "<=")
+                out.append(f"{section}: {key} = {check['value']} (goal {op} {check['goal']})")
     return out
 
 
