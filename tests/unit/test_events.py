@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from linksync.errors import InvalidPayloadError
-from linksync.events import parse_jira, parse_zendesk, rfc3339_ms
+from linksync.events import parse_jira, parse_zendesk
+from linksync.times import epoch_ms
 from local.payloads import jira_issue, zendesk_event, zendesk_trigger
 
 FIELD = "customfield_10100"
@@ -263,7 +264,7 @@ def test_zendesk_field_change_whose_value_or_time_cannot_be_read_is_synced_from_
     ],
 )
 def test_event_times_are_read_to_the_millisecond(text: str, ms: int) -> None:
-    assert rfc3339_ms(text) == ms
+    assert epoch_ms(text, zone_required=True) == ms
 
 
 def test_sample_zendesk_events_carry_nanosecond_times() -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from linksync import errors, jira
+from linksync.times import epoch_ms
 from local.vendors import VendorSandbox
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
@@ -293,15 +294,15 @@ def test_a_moved_issue_is_found_and_answered_under_its_id(
 
 
 def test_jira_timestamps() -> None:
-    assert jira.parse_jira_time("2026-12-01T10:00:00.000+0000") == int(
+    assert epoch_ms("2026-12-01T10:00:00.000+0000") == int(
         datetime(2026, 12, 1, 10, tzinfo=UTC).timestamp() * 1000
     )
     assert (
-        jira.parse_jira_time("2026-12-01T11:00:00.123+0100")
+        epoch_ms("2026-12-01T11:00:00.123+0100")
         == int(datetime(2026, 12, 1, 10, tzinfo=UTC).timestamp() * 1000) + 123
     )
     for odd in (None, "", "yesterday", 17):
-        assert jira.parse_jira_time(odd) is None
+        assert epoch_ms(odd) is None
     issue = jira.JiraIssue.from_api({"id": "1", "fields": {"updated": "soon"}})
     assert (issue.key, issue.updated_ms) == ("", None)
     with pytest.raises(errors.JiraError):

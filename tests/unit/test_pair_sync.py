@@ -261,7 +261,8 @@ def test_repeated_links_are_cleaned_up_when_adopting(world: World) -> None:
     assert world.record().in_flight is None
 
 
-def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_again(world: World) -> None:
+def _lose_a_delete(world: World) -> int:
+    """A linked pair nobody wants any more: its DELETE is applied, its answer lost. The link's id."""
     world.want("1", "10")
     world.reconcile()
     (link_id,) = world.zendesk.links
@@ -269,6 +270,11 @@ def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_ag
     world.zendesk.links.clear()  # the DELETE is applied...
     world.zendesk.fail.append(errors.ZendeskUnavailableError("connection dropped"))  # ...its answer lost
     assert world.reconcile().queued == 1
+    return link_id
+
+
+def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_again(world: World) -> None:
+    link_id = _lose_a_delete(world)
     world.want("1", "10", version=3)  # and the field wants the link again
     world.later(TIMEOUTS.settle)
 
@@ -281,13 +287,7 @@ def test_a_delete_whose_answer_was_lost_is_checked_before_the_link_is_trusted_ag
 
 
 def test_a_delete_whose_answer_was_lost_is_sent_again_while_nobody_wants_the_link(world: World) -> None:
-    world.want("1", "10")
-    world.reconcile()
-    (link_id,) = world.zendesk.links
-    world.unwant("1", "10")
-    world.zendesk.links.clear()  # the DELETE is applied...
-    world.zendesk.fail.append(errors.ZendeskUnavailableError("connection dropped"))  # ...its answer lost
-    assert world.reconcile().queued == 1
+    link_id = _lose_a_delete(world)
 
     outcome = world.reconcile()  # at once: a repeated DELETE cannot do harm
 

@@ -7,12 +7,11 @@ with a reason, so the handler can answer 2xx and log it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from .errors import InvalidPayloadError
+from .times import epoch_ms
 
 JiraAction = Literal["sync", "delete", "ignore"]
 ZendeskAction = Literal["sync", "delete", "restore", "ignore"]
@@ -215,29 +214,10 @@ def _carried(event: dict[str, Any], when: Any) -> CarriedValue | None:
         if "value" not in current:
             return None
         current = current["value"]
-    time_ms = rfc3339_ms(when)
+    time_ms = epoch_ms(when, zone_required=True)
     if not (current is None or isinstance(current, str)) or time_ms is None:
         return None
     return CarriedValue(current or None, time_ms)
-
-
-_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", re.ASCII)
-
-
-def rfc3339_ms(value: Any) -> int | None:
-    """An RFC 3339 time ("2025-01-08T10:12:07.672717030Z": Zendesk sends up to nine fractional digits,
-    more than ``datetime.fromisoformat`` reads) as epoch milliseconds; None when it is not one."""
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    match = _RFC3339.fullmatch(value.strip())
-    if match is None:
-        return None
-    whole, fraction, zone = match.groups()
-    try:
-        at = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
-    except ValueError:
-        return None
-    return int(at.timestamp()) * 1000 + int((fraction or "0")[:3].ljust(3, "0"))
 
 
 def _field_id(custom_field: Any) -> str | None:

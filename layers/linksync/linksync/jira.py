@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +23,7 @@ import requests
 
 from . import errors
 from .apiclient import DEFAULT_TIMEOUT, BasicTokenAuth, BearerAuth, ErrorFamily, JsonApi
+from .times import epoch_ms
 
 JIRA_ERRORS = ErrorFamily(
     base=errors.JiraError,
@@ -44,7 +45,6 @@ _MISSING_RE = re.compile(
     r"An issue with (?:key|id) '([^']*)' does not exist for field '[^']*'", re.IGNORECASE
 )
 _INVALID_KEY_RE = re.compile(r"The issue key '([^']*)' for field '[^']*' is invalid", re.IGNORECASE)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 MISS_TTL_SECONDS = 600.0
@@ -68,26 +68,13 @@ class JiraIssueRef:
     key: str
 
 
-def parse_jira_time(value: Any) -> int | None:
-    """A Jira timestamp (``2026-12-01T10:00:00.000+0000``) in epoch milliseconds; None if absent or odd."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - _EPOCH) // timedelta(milliseconds=1)
-
-
-def jql_time(epoch_ms: int) -> str:
+def jql_time(at_ms: int) -> str:
     """``"yyyy/MM/dd HH:mm"`` in UTC, floored to the minute, quoted for JQL.
 
     Jira reads such a date in the *searching user's* time zone, not UTC: use it only when that user's zone
     is UTC, and otherwise prefer a relative period (``updated >= "-15m"``), which needs no zone.
     """
-    when = datetime.fromtimestamp(epoch_ms // 1000, UTC)
+    when = datetime.fromtimestamp(at_ms // 1000, UTC)
     return when.strftime('"%Y/%m/%d %H:%M"')
 
 
@@ -109,7 +96,7 @@ class JiraIssue:
         return cls(
             id=str(data["id"]),
             key=str(data.get("key") or ""),
-            updated_ms=parse_jira_time(fields.get("updated")),
+            updated_ms=epoch_ms(fields.get("updated")),
             fields=fields,
         )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ import requests
 
 from . import errors
 from .apiclient import DEFAULT_TIMEOUT, BasicTokenAuth, BearerAuth, ErrorFamily, JsonApi
+from .times import epoch_ms
 
 LINKS_PATH = "/api/services/jira/links"
 LINKS_V2_PATH = "/api/v2/jira/links"
@@ -104,22 +104,6 @@ def _custom_fields(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def parse_zendesk_time(value: Any) -> int | None:
-    """An ISO 8601 timestamp (``2011-05-05T10:38:52Z``) in epoch milliseconds; None if absent or odd."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - _EPOCH) // timedelta(milliseconds=1)
-
-
 @dataclass(frozen=True)
 class ExportedTicket:
     """A ticket as the incremental export shows it. Deleted tickets are in the export too."""
@@ -136,7 +120,7 @@ class ExportedTicket:
         return cls(
             id=str(data["id"]),
             status=_text(data.get("status")).lower(),
-            updated_ms=parse_zendesk_time(data.get("updated_at")),
+            updated_ms=epoch_ms(data.get("updated_at")),
             custom_fields=_custom_fields(data),
         )
 
