@@ -71,6 +71,11 @@ def test_a_dry_run_reports_exactly_and_changes_nothing(pipeline: Pipeline, accou
 def test_apply_gives_exactly_the_desired_and_the_live_manual_links(
     pipeline: Pipeline, account: Account
 ) -> None:
+    (made_before,) = account.linked
+    (old_link,) = [
+        link for link in pipeline.sandbox.links() if (link["issue_id"], link["ticket_id"]) == made_before
+    ]
+
     answer = reconcile(pipeline, "full", apply=True)
 
     assert set(pipeline.links()) == account.after_apply
@@ -83,6 +88,10 @@ def test_apply_gives_exactly_the_desired_and_the_live_manual_links(
     for pair in account.desired:
         assert ledger[pair]["state"] == "linked"
     assert pipeline.dead_letters() == []
+    # The link made before is adopted from the job's own listing: no second look at its ticket's links.
+    assert ledger[made_before]["link_id"] == int(old_link["id"])
+    looks = pipeline.sandbox.calls_to("GET", "/api/v2/jira/links")
+    assert [c for c in looks if c.query.get("filter[ticket_id]") == [made_before[1]]] == []
     before = len(mutations(pipeline))
 
     again = reconcile(pipeline, "full", apply=True)  # a second full run: nothing to do, nothing done

@@ -154,3 +154,19 @@ def test_doubt_makes_a_settled_looking_pair_look_first() -> None:
     assert decide(held, now=NOW, settle=SETTLE) == Busy()
     recent = PairView(wanted=True, doubt=True, in_flight=CREATE_RECENT)
     assert decide(recent, now=NOW, settle=SETTLE) == WaitUntil(RECENT + SETTLE)
+
+
+def test_a_link_just_seen_is_adopted_only_where_the_ledger_has_none_and_nothing_is_in_flight() -> None:
+    """Reconciliation's listing stands in for a look for a wanted pair the ledger knows no link of; where
+    the ledger names a link, or a call may have changed Zendesk since, it looks as before."""
+    fresh = PairView(wanted=True, doubt=True, seen=(9, 4))
+    assert decide(fresh, now=NOW, settle=SETTLE) == Keep(4, (9,))
+    for view in (
+        PairView(wanted=True, link_id=7, doubt=True, seen=(4,)),  # the ledger names another link
+        PairView(wanted=False, doubt=True, seen=(4,)),  # not wanted: looked at before it is deleted
+        PairView(wanted=True, doubt=True),  # the listing showed nothing
+    ):
+        assert decide(view, now=NOW, settle=SETTLE) == Look(None)
+    flying = PairView(wanted=True, doubt=True, seen=(4,), in_flight=CREATE_RECENT)
+    assert decide(flying, now=NOW, settle=SETTLE) == WaitUntil(RECENT + SETTLE)
+    assert decide(PairView(wanted=True, seen=(4,)), now=NOW, settle=SETTLE) == Create()  # no doubt: ledger

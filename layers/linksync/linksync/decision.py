@@ -44,6 +44,10 @@ class PairView:
     held: bool = False  # another worker's claim on the pair is live
     # Someone who read Zendesk (reconciliation) saw it disagree with the ledger: look before trusting it.
     doubt: bool = False
+    # What that read showed: the pair's links in Zendesk a moment ago. With no link on record and nothing in
+    # flight, a link seen there is adopted without a second look (a link deleted since is the same drift as
+    # one an agent deletes after any look, and the next full job repairs it).
+    seen: tuple[int, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------- actions
@@ -116,6 +120,8 @@ def decide(view: PairView, *, now: float, settle: float, found: tuple[int, ...] 
     if view.in_flight is not None:
         return _resolve(view.in_flight, wanted=view.wanted, now=now, settle=settle)
     if view.doubt:
+        if view.seen and view.wanted and view.link_id is None:
+            return _after_look(True, tuple(sorted(view.seen)))
         return Look(None)
     if view.wanted:
         return Settled() if view.link_id is not None else Create()

@@ -117,16 +117,17 @@ class PairState:
     def tombstoned(self) -> bool:
         return self.tombstoned_issue or self.tombstoned_ticket
 
-    def view(self, now: float, *, doubt: bool = False) -> PairView:
+    def view(self, now: float, *, doubt: bool = False, seen: tuple[int, ...] = ()) -> PairView:
         rec = self.record
         if rec is None:
-            return PairView(wanted=False, doubt=doubt)
+            return PairView(wanted=False, doubt=doubt, seen=seen)
         return PairView(
             wanted=bool(rec.owners) and not self.tombstoned,
             link_id=rec.link_id,
             in_flight=rec.in_flight,
             held=rec.claim_expires > now * 1000,
             doubt=doubt,
+            seen=seen,
         )
 
 

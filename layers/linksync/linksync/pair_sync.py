@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +84,12 @@ class PairSync:
         *,
         verify: bool = False,
         patient: bool = False,
+        seen: Mapping[tuple[str, str], tuple[int, ...]] | None = None,
     ) -> Outcome:
         """Each pair, while the deadline allows (the rest go to the queue). ``patient``: wait for a turn of
-        the call budget here, as long as the deadline allows, rather than queue the pair for it."""
+        the call budget here, as long as the deadline allows, rather than queue the pair for it. ``seen``:
+        the links a read of Zendesk just showed for some pairs (see :attr:`PairView.seen`); a pair handed to
+        the queue goes without it, and looks."""
         outcome = Outcome()
         for issue_id, ticket_id in dict.fromkeys(pairs):
             task = Task(ReconcilePair(issue_id, ticket_id, verify))
@@ -94,17 +97,20 @@ class PairSync:
                 outcome.merge(self.handoff.defer(task, "deadline"))
                 continue
             patience = max(0.0, deadline.remaining() - deadline.reserve) if patient else 0.0
-            outcome.merge(self.reconcile(task, patience=patience))
+            shown = (seen or {}).get((issue_id, ticket_id), ())
+            outcome.merge(self.reconcile(task, patience=patience, seen=shown))
         return outcome
 
-    def reconcile(self, task: Task[ReconcilePair], *, patience: float = 0.0) -> Outcome:
+    def reconcile(
+        self, task: Task[ReconcilePair], *, patience: float = 0.0, seen: tuple[int, ...] = ()
+    ) -> Outcome:
         """Bring the task's pair in line with the ledger: create, adopt, delete, or nothing (looking at
         Zendesk first when the task says it was seen to disagree with the ledger)."""
         doubt = task.op.verify
         for _ in range(READS_PER_PAIR):
             state = self.ledger.pair_state(task.op.issue_id, task.op.ticket_id)
             now = self.clock()
-            action = decide(state.view(now, doubt=doubt), now=now, settle=self.timeouts.settle)
+            action = decide(state.view(now, doubt=doubt, seen=seen), now=now, settle=self.timeouts.settle)
             match action:
                 case Settled():
                     return Outcome(unchanged=1)
@@ -118,7 +124,7 @@ class PairSync:
             token = uuid.uuid4().hex
             flight = in_flight_for(action, now=now)
             if self.ledger.claim(state, token, lease_seconds=self.timeouts.claim_lease, in_flight=flight):
-                work = _Claimed(state, state.view(now, doubt=doubt), token, action, flight)
+                work = _Claimed(state, state.view(now, doubt=doubt, seen=seen), token, action, flight)
                 return self._carry_out(task, work)[0]
             # The record changed between our read and our claim: decide again on what it is now.
         return self.handoff.defer(task, "held", delay=self.timeouts.contention_retry)

@@ -130,8 +130,16 @@ class Merger:
                 continue
             changed = self._set_owners(chunk, pair, verdict)
             if changed or verdict.ledger_wrong or verdict.drift in ("missing", "unwanted"):
+                # The job's own listing of Zendesk's links stands in for a look where it can (see
+                # PairView.seen): a link the ledger does not know is adopted without listing it again.
                 outcome.merge(
-                    self.sync.pairs.reconcile_all([pair], deadline, verify=verdict.ledger_wrong, patient=True)
+                    self.sync.pairs.reconcile_all(
+                        [pair],
+                        deadline,
+                        verify=verdict.ledger_wrong,
+                        patient=True,
+                        seen={pair: chunk.links.get(pair, ())},
+                    )
                 )
         for name in ("created", "deleted", "queued"):
             job.counts[name] = job.counts.get(name, 0) + getattr(outcome, name)
