@@ -195,9 +195,14 @@ def _render_backfill(bf: dict[str, Any]) -> list[str]:
         f"   expected: {exp['missing']} to create, {exp['dead']} dead, {exp['linked_before']} linked "
         f"already, {exp['manual']} by hand; job done={bf['done']} in {bf['slices']} slice(s), converged="
         f"{bf['converged']}, created {bf['created']}, deleted {bf['deleted']}",
+        f"   the job's report {bf['report']}; as seeded: "
+        f"{'yes' if all(bf['report_as_expected'].values()) else bf['report_as_expected']}",
         f"   Zendesk calls {bf['zendesk_calls']} ({bf['zendesk_page_reads']} page reads), Jira calls "
         f"{bf['jira_calls']}, DynamoDB requests {bf['dynamodb_requests']}",
-        f"   by kind: {bf['calls_by_kind']}",
+        f"   by kind: {bf['calls_by_kind']} (links of one issue or ticket: "
+        f"{bf['calls_by_kind'].get('zendesk links of one', 0)}, {bf['links_of_one_expected']} expected, "
+        "to purge each dead issue (2 pages) and ticket (1))",
+        f"   retry queue after the job: {bf['retry_queue']}",
         f"   wall time {bf['seconds']:.0f} s with the budget unlimited (the export's 10 pages a minute "
         f"alone: {bf['export_floor_seconds']:.0f} s); ideal under a budget: {under}",
         f"   goals: {_checks(bf['goals'])}",
