@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from local.vendors import RecordedCall
+from local.worlds import backfill_account
 from tools.bench import figures
-from tools.bench.backfill import design, export_floor_seconds
+from tools.bench.backfill import export_floor_seconds
 from tools.bench.cli import main
 from tools.bench.cold import breakdown, parse_importtime
 from tools.bench.config import SECTIONS, BenchConfig
@@ -250,7 +251,7 @@ def test_vendor_calls_are_named_for_what_they_were_for() -> None:
 
 
 def test_the_backfill_account_says_what_a_job_must_leave() -> None:
-    account = design(1000)
+    account = backfill_account(1000)
 
     assert len(account.issues) == 1000 and len(account.tickets) == 1000
     # issue i names ticket i except every 10th (ticket i names it instead); every 7th from 3 also i+1
@@ -262,7 +263,7 @@ def test_the_backfill_account_says_what_a_job_must_leave() -> None:
     assert (
         len(account.dead) == 20 and len(account.deleted_tickets) == 10 and len(account.deleted_issues) == 10
     )
-    assert account.after == account.desired | account.manual
+    assert account.after_apply == account.desired | account.manual
     assert account.missing == account.desired - account.linked
 
 

@@ -12,10 +12,8 @@ budget (the ideal: the job paces itself on nothing else, apart from the export's
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from local.payloads import JIRA_TICKET_FIELD, ZENDESK_ISSUE_FIELD
 from local.stack import (
     DrainReport,
     LambdaContext,
@@ -25,91 +23,15 @@ from local.stack import (
     load_handler,
     restore_env,
 )
-from local.vendors import SandboxState, VendorSandbox
+from local.vendors import SandboxState
+from local.worlds import backfill_account, seed_backfill
 from tools.bench.config import GOALS, log
 from tools.bench.figures import ideal_seconds, pages_per_started
 from tools.bench.kinds import PAGE_KINDS, count_kinds, per
 from tools.bench.world import Bench, quiet
 
-Pair = tuple[str, str]
-ISSUE_BASE, TICKET_BASE = 9_000_000, 8_000_000
 BUDGETS_PER_MINUTE = (100, 700)
 MAX_SLICES = 200
-
-
-@dataclass
-class Account:
-    """The seeded account and what a full applied job must leave."""
-
-    issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> {"id", "tickets": [...]}
-    tickets: dict[str, list[str]] = field(default_factory=dict)  # id -> keys in its field
-    desired: set[Pair] = field(default_factory=set)
-    linked: set[Pair] = field(default_factory=set)  # desired pairs with a link already
-    dead: set[Pair] = field(default_factory=set)  # links to a deleted issue or a deleted ticket
-    manual: set[Pair] = field(default_factory=set)  # links made by hand, both sides live, nobody names
-    deleted_tickets: set[str] = field(default_factory=set)
-    deleted_issues: dict[str, str] = field(default_factory=dict)  # key -> id
-
-    @property
-    def missing(self) -> set[Pair]:
-        return self.desired - self.linked
-
-    @property
-    def after(self) -> set[Pair]:
-        return self.desired | self.manual
-
-
-def design(n: int) -> Account:
-    """N issues and N tickets: issue i's field names ticket i (every 7th also ticket i+1), every 10th issue
-    has an empty field and ticket i names it instead, every 10th from 1 is named from both sides; a tenth of
-    the desired pairs are linked already; one in 100 tickets and one in 100 issues is deleted with a link
-    left to it; one in 100 live pairs that nobody names has a link made by hand."""
-    a = Account()
-    key = {i: f"BF-{i + 1}" for i in range(n)}  # Jira numbers issues from 1
-    iid = {i: str(ISSUE_BASE + i) for i in range(n)}
-    tid = {i: str(TICKET_BASE + i) for i in range(n)}
-    for i in range(n):
-        named = [] if i % 10 == 0 else [tid[i]]
-        if i % 7 == 3 and i + 1 < n:
-            named.append(tid[i + 1])
-        a.issues[key[i]] = {"id": iid[i], "tickets": named}
-        a.tickets[tid[i]] = [key[i]] if i % 10 in (0, 1) else []
-    for i in range(n):
-        a.desired |= {(iid[i], t) for t in a.issues[key[i]]["tickets"]}
-        a.desired |= {(iid[i], tid[i]) for _ in a.tickets[tid[i]]}
-    ordered = sorted(a.desired)
-    a.linked = set(ordered[::10])
-    for k in range(max(1, n // 100)):
-        dead_issue, dead_ticket = f"BFX-{k + 1}", str(TICKET_BASE + n + k)
-        a.deleted_issues[dead_issue] = str(ISSUE_BASE + n + k)
-        a.deleted_tickets.add(dead_ticket)
-        a.dead.add((a.deleted_issues[dead_issue], tid[(k * 37) % n]))
-        a.dead.add((iid[(k * 53) % n], dead_ticket))
-        manual = (iid[(k * 71 + 5) % n], tid[(k * 71 + 50) % n])
-        if manual not in a.desired:
-            a.manual.add(manual)
-    return a
-
-
-def seed(sandbox: VendorSandbox, a: Account) -> None:
-    """The account in the sandbox, through its Python API; then the export's one-minute lag passed."""
-    for k, issue in a.issues.items():
-        value = ", ".join(issue["tickets"])
-        sandbox.add_issue(k, issue["id"], fields={JIRA_TICKET_FIELD: value} if value else {})
-    for t, keys in a.tickets.items():
-        sandbox.add_ticket(t, {ZENDESK_ISSUE_FIELD: " ".join(keys)} if keys else {})
-    for k, issue_id in a.deleted_issues.items():
-        sandbox.add_issue(k, issue_id)
-    for t in a.deleted_tickets:
-        sandbox.add_ticket(t, {})
-    key_of = {v["id"]: k for k, v in a.issues.items()} | {v: k for k, v in a.deleted_issues.items()}
-    for issue_id, ticket_id in sorted(a.linked | a.dead | a.manual):
-        sandbox.add_link(issue_id=issue_id, issue_key=key_of[issue_id], ticket_id=ticket_id)
-    for k in a.deleted_issues:
-        sandbox.delete_issue(k)
-    for t in a.deleted_tickets:
-        sandbox.delete_ticket(t)
-    sandbox.advance(120)
 
 
 def export_floor_seconds(pages: int, per_minute: int = 10) -> float:
@@ -157,9 +79,9 @@ def drain_retries(stack: Any) -> tuple[DrainReport, float]:
 
 def bench_backfill(b: Bench) -> dict[str, Any]:
     n = b.cfg.backfill_size
-    account = design(n)
+    account = backfill_account(n)
     b.sandbox.state = SandboxState()  # only the account: no sample issues or tickets
-    seed(b.sandbox, account)
+    seed_backfill(b.sandbox, account)
     stack = b.new_stack()
     log(
         f"  backfill: {len(account.issues)} issues, {len(account.tickets)} tickets, "
@@ -180,7 +102,7 @@ def bench_backfill(b: Bench) -> dict[str, Any]:
     created, deleted = tally.created, tally.deleted
     zendesk_calls = sum(zendesk.values())
     links_seen = len(account.linked | account.dead | account.manual)
-    converged = set(links) == account.after and len(links) == len(account.after)
+    converged = set(links) == account.after_apply and len(links) == len(account.after_apply)
     per_link = per(zendesk_calls - pages, created + deleted)
     with_field = sum(1 for issue in account.issues.values() if issue["tickets"])
     search_per_100 = pages_per_started(jira.get("jira search page", 0), with_field, 100)

@@ -204,12 +204,12 @@ class JobStore(TableStore):
         return found
 
     def stream(self, job_id: str, kind: str, after: str | None, limit: int) -> list[str]:
-        """Up to ``limit`` sort keys of one kind of pair item, in order, after the pair ``after``."""
-        low = f"{kind}#{after}#" if after else f"{kind}#"
+        """Up to ``limit`` sort keys of one kind of pair item, in order, after the pair ``after`` (and after
+        every item of it: a pair's ``L#`` items go on with ``#<link id>``)."""
         page = self.table.call(
             "query",
             KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues=values(pk=f"RJOB#{job_id}", lo=low, hi=f"{kind}#~"),
+            ExpressionAttributeValues=values(pk=f"RJOB#{job_id}", lo=_low(kind, after), hi=f"{kind}#~"),
             ProjectionExpression="sk",
             Limit=limit,
             ConsistentRead=True,
@@ -218,14 +218,19 @@ class JobStore(TableStore):
 
     def items(self, job_id: str, kind: str, after: str | None, limit: int) -> list[dict[str, Any]]:
         """Like :meth:`stream`, whole items."""
-        low = f"{kind}#{after}#" if after else f"{kind}#"
         page = self.table.call(
             "query",
             KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues=values(pk=f"RJOB#{job_id}", lo=low, hi=f"{kind}#~"),
+            ExpressionAttributeValues=values(pk=f"RJOB#{job_id}", lo=_low(kind, after), hi=f"{kind}#~"),
             Limit=limit,
         )
         return [plain(item) for item in page.get("Items", [])]
+
+
+def _low(kind: str, after: str | None) -> str:
+    """The lowest sort key past ``after`` and everything under it: sort keys hold only digits and ``#``,
+    and ``~`` sorts after both (``L#<pair>#<link id>`` < ``L#<pair>#~`` < ``L#<next pair>``)."""
+    return f"{kind}#{after}#~" if after else f"{kind}#"
 
 
 def _item(attrs: dict[str, Any]) -> dict[str, Any]:
