@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.stack import LocalStack, sqs_event
+from local.stack import DrainReport, LocalStack, sqs_event
 from local.template import resources
 
 POLL_IDLE_SECONDS = 0.2
@@ -40,11 +40,9 @@ class SourceSettings:
 
 
 @dataclass
-class SourceStats:
-    batches: int = 0
-    records: int = 0
-    failures: int = 0
-    errors: int = 0
+class SourceStats(DrainReport):
+    """A drain's counts, and each batch's size (pollers on several threads add to it under ``lock``)."""
+
     batch_sizes: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
