@@ -82,8 +82,9 @@ class Merger:
         state = chunk.states[pair]
         full = job.since is None
         seen = Observed(
-            jira=(pair in chunk.named["J"]) if _read(full, issue) else None,
-            zendesk=(pair in chunk.named["Z"]) if _read(full, ticket) else None,
+            jira=(pair in chunk.named["J"]) if _read(issue, absent_is_empty=full) else None,
+            # The export leaves out the last minute's changes: a ticket it did not show is not known.
+            zendesk=(pair in chunk.named["Z"]) if _read(ticket, absent_is_empty=False) else None,
             links=chunk.links.get(pair, ()),
             issue_live=_issue_live(issue, chunk.facts.get(f"V#{pad(issue_id)}"), state),
             ticket_live=not ticket["deleted"] if ticket else not state.tombstoned_ticket,
@@ -188,10 +189,14 @@ def _collect(
     return named, {pair: tuple(sorted(ids)) for pair, ids in links.items()}
 
 
-def _read(full: bool, fact: dict[str, Any] | None) -> bool:
-    """Whether the job read this side's field: in a full job always, else when it read the entity, and
-    never when the field was over the limits (the ledger's owners stand in for it then)."""
-    return (full or fact is not None) and not (fact or {}).get("refused")
+def _read(fact: dict[str, Any] | None, *, absent_is_empty: bool) -> bool:
+    """Whether the job read this side's field: when it read the entity, or when not finding it means the
+    field is empty (a full job's Jira search returns every issue whose field is set); never when the field
+    was over the limits. Where it was not read, the ledger's owners stand in for it.
+
+    A full job's ticket export is not like that: it shows every ticket but those changed in its last
+    minute, so a ticket it did not show may well name issues (a webhook has the change)."""
+    return (absent_is_empty or fact is not None) and not (fact or {}).get("refused")
 
 
 def _issue_live(issue: dict[str, Any] | None, checked: dict[str, Any] | None, state: PairState) -> bool:
