@@ -31,8 +31,9 @@ SAMPLE_ENV = {
 
 
 def seed_samples(sandbox: Any) -> None:
-    """The Jira issues and Zendesk tickets the sample events talk about."""
-    sandbox.add_issue(ISSUE_KEY, ISSUE_ID)
+    """The Jira issues and Zendesk tickets the sample events talk about, their fields as the samples have
+    them (so a reconcile job beside the samples finds what they say)."""
+    sandbox.add_issue(ISSUE_KEY, ISSUE_ID, fields={payloads.JIRA_TICKET_FIELD: f"{TICKET_ID}, 35437"})
     sandbox.add_issue("PROJ-2", "10002")
     sandbox.add_ticket(int(TICKET_ID), {payloads.ZENDESK_ISSUE_FIELD: "PROJ-1 PROJ-2"})
     sandbox.add_ticket(35437, {})
