@@ -82,7 +82,7 @@ def status(out: Console, found: dict[str, Any]) -> None:
         load = f"calls reserved {ahead:g} s ahead (work waits its turn)" if ahead else "no backlog"
         out.print(f"Zendesk     budget {budget['per_minute']} calls a minute; {load}")
     else:
-        out.print("Zendesk     no call budget (ZendeskCallsPerMinute 0)")
+        out.print("Zendesk     calls not limited (ZendeskCallsPerMinute 0)")
     jobs = found["reconcile"]
     if not jobs:
         out.print("reconcile   no job has run yet")
