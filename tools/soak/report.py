@@ -75,16 +75,22 @@ class SoakReport:
         return self.answer_percentile(0.99) > ANSWER_GOAL_SECONDS
 
     @property
+    def failures(self) -> list[str]:
+        """What went wrong, one short phrase each (none: the soak passed)."""
+        checks = {
+            "links lost": self.lost,
+            "duplicate links": self.duplicates,
+            "orphan links": self.orphans,
+            "ledger mismatches": self.ledger_mismatches,
+            "transient failures dead-lettered": self.transient_dead_letters,
+            "senders gave up": self.sender_gave_up,
+            f"answer p99 over {ANSWER_GOAL_SECONDS:g}s": self.slow_answers,
+        }
+        return [name for name, failed in checks.items() if failed]
+
+    @property
     def ok(self) -> bool:
-        return not (
-            self.lost
-            or self.duplicates
-            or self.orphans
-            or self.ledger_mismatches
-            or self.transient_dead_letters
-            or self.sender_gave_up
-            or self.slow_answers
-        )
+        return not self.failures
 
     def figure_line(self) -> str:
         cfg = self.config
@@ -136,5 +142,5 @@ class SoakReport:
             *[f"  transient dead letter: {json.dumps(d)[:400]}" for d in self.transient_dead_letters],
             "",
             f"FIGURES: {self.figure_line()}",
-            "OK" if self.ok else "FAILED: something was lost, doubled, orphaned or wrongly dead-lettered",
+            "OK" if self.ok else f"FAILED: {', '.join(self.failures)}",
         ]
