@@ -156,17 +156,22 @@ def test_doubt_makes_a_settled_looking_pair_look_first() -> None:
     assert decide(recent, now=NOW, settle=SETTLE) == WaitUntil(RECENT + SETTLE)
 
 
-def test_a_link_just_seen_is_adopted_only_where_the_ledger_has_none_and_nothing_is_in_flight() -> None:
-    """Reconciliation's listing stands in for a look for a wanted pair the ledger knows no link of; where
-    the ledger names a link, or a call may have changed Zendesk since, it looks as before."""
-    fresh = PairView(wanted=True, doubt=True, seen=(9, 4))
-    assert decide(fresh, now=NOW, settle=SETTLE) == Keep(4, (9,))
+def test_a_link_a_job_listed_is_adopted_only_where_nothing_of_ours_can_have_removed_it() -> None:
+    """Reconciliation's listing stands in for a look for a wanted pair the ledger has never linked or
+    unlinked, when it showed one link; everywhere else the pair is looked at under the claim."""
+    fresh = PairView(wanted=True, doubt=True, seen=(4,), untouched=True)
+    assert decide(fresh, now=NOW, settle=SETTLE) == Keep(4)
     for view in (
-        PairView(wanted=True, link_id=7, doubt=True, seen=(4,)),  # the ledger names another link
-        PairView(wanted=False, doubt=True, seen=(4,)),  # not wanted: looked at before it is deleted
-        PairView(wanted=True, doubt=True),  # the listing showed nothing
+        PairView(
+            wanted=True, doubt=True, seen=(4,)
+        ),  # we linked or unlinked it once: maybe after the listing
+        PairView(wanted=True, doubt=True, seen=(4, 9), untouched=True),  # repeats: which one is left now?
+        PairView(wanted=True, link_id=7, doubt=True, seen=(4,), untouched=True),  # the ledger names another
+        PairView(wanted=False, doubt=True, seen=(4,), untouched=True),  # not wanted: looked at, then deleted
+        PairView(wanted=True, doubt=True, untouched=True),  # the listing showed nothing
     ):
-        assert decide(view, now=NOW, settle=SETTLE) == Look(None)
-    flying = PairView(wanted=True, doubt=True, seen=(4,), in_flight=CREATE_RECENT)
+        assert decide(view, now=NOW, settle=SETTLE) == Look(None), view
+    flying = PairView(wanted=True, doubt=True, seen=(4,), untouched=True, in_flight=CREATE_RECENT)
     assert decide(flying, now=NOW, settle=SETTLE) == WaitUntil(RECENT + SETTLE)
-    assert decide(PairView(wanted=True, seen=(4,)), now=NOW, settle=SETTLE) == Create()  # no doubt: ledger
+    # without doubt the ledger is trusted, listing or not
+    assert decide(PairView(wanted=True, seen=(4,), untouched=True), now=NOW, settle=SETTLE) == Create()

@@ -17,7 +17,7 @@ from linksync.budget import CallBudget
 from linksync.decision import InFlight
 from linksync.handoff import Turns
 from linksync.ledger import JIRA_OWNER, ZENDESK_OWNER
-from linksync.operations import Task
+from linksync.operations import ReconcilePair, Task
 from linksync.retry_queue import Backoff
 from linksync.timing import Deadline
 from linksync.zendesk import JiraLink
@@ -388,3 +388,37 @@ def test_zendesk_field_removal_does_not_depend_on_the_lagging_index(world: World
     world.sync.claims.apply("ticket", "10", {}, 2, Deadline.unlimited())
 
     assert world.zendesk.links == {}
+
+
+# --------------------------------------------------------------------------- a job's listing as evidence
+
+
+def test_a_link_listed_before_our_own_delete_is_not_adopted(world: World) -> None:
+    """A job listed the pair's link; then a webhook deleted it (the field let go) and the field wanted the
+    pair again before the job reached it. The old listing must not stand in for a look: the pair is looked
+    at and linked anew."""
+    world.want("1", "10")
+    world.reconcile()
+    (listed,) = world.zendesk.links  # what the job's listing saw
+    world.unwant("1", "10")
+    assert world.reconcile().deleted == 1
+    world.want("1", "10", version=3)
+
+    outcome = world.pairs.reconcile(Task(ReconcilePair("1", "10", verify=True)), seen=(listed,))
+
+    assert outcome.created == 1
+    assert "LIST ticket=10" in world.zendesk.calls
+    (new_id,) = world.zendesk.links
+    assert new_id != listed and world.record().link_id == new_id
+
+
+def test_a_link_listed_for_a_pair_the_ledger_never_touched_is_adopted_without_a_look(world: World) -> None:
+    made_by_hand = world.zendesk.create_link(issue_id="1", issue_key="A-1", ticket_id="10")
+    world.want("1", "10")
+    world.zendesk.calls.clear()
+
+    outcome = world.pairs.reconcile(Task(ReconcilePair("1", "10", verify=True)), seen=(made_by_hand.id,))
+
+    assert outcome.adopted == 1
+    assert world.zendesk.calls == []
+    assert world.record().link_id == made_by_hand.id

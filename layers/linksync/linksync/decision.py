@@ -44,10 +44,10 @@ class PairView:
     held: bool = False  # another worker's claim on the pair is live
     # Someone who read Zendesk (reconciliation) saw it disagree with the ledger: look before trusting it.
     doubt: bool = False
-    # What that read showed: the pair's links in Zendesk a moment ago. With no link on record and nothing in
-    # flight, a link seen there is adopted without a second look (a link deleted since is the same drift as
-    # one an agent deletes after any look, and the next full job repairs it).
+    # What that read showed: the pair's links in Zendesk, maybe a while ago (a job lists the whole account
+    # first). See _trust_seen for when it stands in for a look.
     seen: tuple[int, ...] = ()
+    untouched: bool = False  # no call for the pair ever finished: the ledger has never linked or unlinked it
 
 
 # ----------------------------------------------------------------------------------------- actions
@@ -120,12 +120,21 @@ def decide(view: PairView, *, now: float, settle: float, found: tuple[int, ...] 
     if view.in_flight is not None:
         return _resolve(view.in_flight, wanted=view.wanted, now=now, settle=settle)
     if view.doubt:
-        if view.seen and view.wanted and view.link_id is None:
-            return _after_look(True, tuple(sorted(view.seen)))
-        return Look(None)
+        return Keep(view.seen[0]) if _trust_seen(view) else Look(None)
     if view.wanted:
         return Settled() if view.link_id is not None else Create()
     return Delete((view.link_id,)) if view.link_id is not None else Settled()
+
+
+def _trust_seen(view: PairView) -> bool:
+    """Whether the links a job listed earlier can stand in for a look: one link, for a wanted pair the
+    ledger has never linked or unlinked (nothing of ours can have removed that link since the listing).
+
+    Anything else looks under the claim: a pair we once linked or unlinked (our own delete may have come
+    after the listing), and repeats (keeping one and deleting the others on an old listing could delete
+    the one left after an agent removed the other). A link an agent deletes after the listing is the
+    same drift as one deleted after any look: the ledger names it until a full job repairs it."""
+    return len(view.seen) == 1 and view.untouched and view.wanted and view.link_id is None
 
 
 def _resolve(flight: InFlight, *, wanted: bool, now: float, settle: float) -> WaitUntil | Look | Delete:

@@ -128,6 +128,7 @@ class PairState:
             held=rec.claim_expires > now * 1000,
             doubt=doubt,
             seen=seen,
+            untouched=rec.state == "pending",
         )
 
 
