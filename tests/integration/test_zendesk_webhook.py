@@ -144,6 +144,24 @@ def test_a_sync_that_fails_after_its_read_does_not_read_again(jira_issues: Pipel
     assert len(p.sandbox.calls_to("GET", "/api/v2/tickets/")) == 1
 
 
+def test_a_late_retry_of_a_read_does_not_undo_a_change_made_after_the_read(jira_issues: Pipeline) -> None:
+    """The soak's orphan: the read saw PROJ-1; its Jira lookup failed, so it waits on the queue with what
+    it read. Then the agent cleared the field, and that change (stamped after the read, within the read's
+    lead of a second) was applied. The retry must not bring PROJ-1 back: it reads the ticket again."""
+    p = jira_issues
+    p.sandbox.add_ticket(501, {ZENDESK_ISSUE_FIELD: "PROJ-1"})
+    p.sandbox.fail_next("503", path_prefix="/rest/api/3/search/jql")
+    assert p.zendesk(zendesk_event("ticket.created", "501")).body["queued"] == 1
+    p.sandbox.set_ticket_field(501, ZENDESK_ISSUE_FIELD, None)
+    cleared = p.zendesk(_changed("501", None, seconds_from_now=0))
+    assert cleared.status == 200 and "ignored" not in cleared.body
+
+    p.drain()
+
+    assert p.links() == []
+    assert len(p.sandbox.calls_to("GET", "/api/v2/tickets/")) == 2  # the first read, and the retry's
+
+
 def test_change_to_another_field_is_ignored(jira_issues: Pipeline) -> None:
     p = jira_issues
     reply = p.zendesk(zendesk_event("ticket.custom_field_changed", "501", field_id="999"))

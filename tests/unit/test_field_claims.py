@@ -176,8 +176,8 @@ def test_the_finished_mark_is_not_written_over_a_newer_version(world: World) -> 
     entities = world.sync.entities
     begin = entities.begin_field
 
-    def v2_begins_meanwhile(kind: Any, entity_id: str, listed: set[str], version: int) -> Any:
-        swap = begin(kind, entity_id, listed, version)
+    def v2_begins_meanwhile(kind: Any, entity_id: str, listed: set[str], version: int, **kw: Any) -> Any:
+        swap = begin(kind, entity_id, listed, version, **kw)
         if version == 1:
             begin(kind, entity_id, set(listed), 2)
         return swap

@@ -59,12 +59,14 @@ class FieldClaims:
         *,
         undecided: Callable[[], Outcome] | None = None,
         margin_ms: int = 0,
+        lead_ms: int = 0,
     ) -> Outcome:
         """``undecided``: what to do instead when the ledger holds a version this one cannot be ordered
         against: the same version with another value, or a later one by no more than ``margin_ms`` (the
         versions come from clocks that may differ by that much). Without it, such an event is refused like
-        any other stale one."""
-        swap = self.entities.begin_field(kind, entity_id, set(wanted), version)
+        any other stale one. ``lead_ms``: ``version`` is a read's time plus this lead, so a stored version
+        within the lead below it cannot be ordered against it either (see ``begin_field``)."""
+        swap = self.entities.begin_field(kind, entity_id, set(wanted), version, lead_ms=lead_ms)
         if not swap.applied:
             if undecided is not None and _undecided(swap, set(wanted), version, margin_ms):
                 return undecided()

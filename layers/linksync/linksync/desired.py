@@ -166,7 +166,7 @@ class LinkSync:
             except errors.ApiError as e:
                 return self.handoff.failed(task, e)
             value = ticket.field_value(self.zendesk_issue_field)
-            read = SyncTicket(ticket_id, value, int(self.clock() * 1000) + READ_LEAD_MS)
+            read = SyncTicket(ticket_id, value, int(self.clock() * 1000) + READ_LEAD_MS, READ_LEAD_MS)
             # From here on a retry applies what was read rather than read it again.
             return self._apply_value(Task(read, task.attempts), deadline, may_read=False)
         finally:
@@ -192,7 +192,14 @@ class LinkSync:
             return outcome
         read = partial(self.sync_ticket, Task(SyncTicket(op.ticket_id)), deadline) if may_read else None
         applied = self.claims.apply(
-            "ticket", op.ticket_id, wanted, op.version, deadline, undecided=read, margin_ms=READ_LEAD_MS
+            "ticket",
+            op.ticket_id,
+            wanted,
+            op.version,
+            deadline,
+            undecided=read,
+            margin_ms=READ_LEAD_MS,
+            lead_ms=op.lead_ms,
         )
         return outcome.merge(applied)
 

@@ -55,23 +55,37 @@ def _why_refused(old: dict[str, Any], version: int) -> str:
 class Entities(TableStore):
     # ------------------------------------------------------------------ a field's last value
 
-    def begin_field(self, kind: Entity, entity_id: str, listed: set[str], version: int) -> FieldSwap:
+    def begin_field(
+        self, kind: Entity, entity_id: str, listed: set[str], version: int, *, lead_ms: int = 0
+    ) -> FieldSwap:
         """Store what an issue's Jira field (kind "issue") or a ticket's Zendesk field lists as of
         ``version``, in one request that also refuses a deleted entity, a stale event and a replay.
+
+        ``lead_ms``: ``version`` is a read's time plus this lead (the item remembers it). A stored version
+        from another read is compared as it is (reads of one ticket take turns); any other stored version
+        at or after the read's time may be a change the read did not see (a late retry of the read, or an
+        event applied while it was under way): it is refused as newer, for the caller to read again.
 
         Applied: ``before`` is what the field listed until now; ``resuming`` when the version before was
         never marked finished (e.g. this very version, whose delivery failed half way). Refused:
         ``refused`` says why ("deleted", "newer", "done"), from the item as it was.
         """
-        update = "SET version = :v, done = :no" + (", vals = :vals" if listed else " REMOVE vals")
+        sets = ["version = :v", "done = :no", *(["vals = :vals"] if listed else [])]
+        removes = [] if listed else ["vals"]
+        (sets if lead_ms else removes).append("read_lead = :lead" if lead_ms else "read_lead")
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        older = "version < :low OR (read_lead = :lead AND version < :v)" if lead_ms else "version < :v"
         answer, old = self.table.conditional_or_old(
             "update_item",
             Key=field_key(kind, entity_id),
             UpdateExpression=update,
             ConditionExpression="attribute_not_exists(deleted) AND (attribute_not_exists(version) "
-            "OR version < :v OR (version = :v AND done = :no))",
+            f"OR {older} OR (version = :v AND done = :no))",
             ExpressionAttributeValues=values(
-                v=version, no=False, **({"vals": set(listed)} if listed else {})
+                v=version,
+                no=False,
+                **({"low": version - lead_ms, "lead": lead_ms} if lead_ms else {}),
+                **({"vals": set(listed)} if listed else {}),
             ),
             ReturnValues="ALL_OLD",
         )

@@ -62,25 +62,32 @@ class ReconcilePair:
 class SyncTicket:
     """Apply a ticket's Zendesk field: ``value`` (as the field holds it in JSON) as of ``version`` (epoch
     ms) when the task knows it (an event carried it, or an earlier try read it), else the value read from
-    Zendesk."""
+    Zendesk.
+
+    ``lead_ms``: the version is a read's time plus this lead (see :data:`linksync.desired.READ_LEAD_MS`),
+    so a change stamped within the lead may be newer than what was read: it is not overwritten."""
 
     ticket_id: str
     value: Any = None
     version: int | None = None
+    lead_ms: int = 0
     kind: ClassVar[str] = "sync_ticket"
 
     def fields(self) -> dict[str, Any]:
         known = {"value": self.value, "version": self.version} if self.version is not None else {}
-        return {"ticket_id": self.ticket_id, **known}
+        lead = {"lead_ms": self.lead_ms} if self.lead_ms else {}
+        return {"ticket_id": self.ticket_id, **known, **lead}
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> SyncTicket:
-        version, value = data.get("version"), data.get("value")
+        version, value, lead = data.get("version"), data.get("value"), data.get("lead_ms", 0)
         if version is None:
             return cls(_text(data, "ticket_id"))
         if isinstance(version, bool) or not isinstance(version, int):
             raise MalformedTaskError("bad version")
-        return cls(_text(data, "ticket_id"), value, version)
+        if isinstance(lead, bool) or not isinstance(lead, int) or lead < 0:
+            raise MalformedTaskError("bad lead_ms")
+        return cls(_text(data, "ticket_id"), value, version, lead)
 
 
 @dataclass(frozen=True)
