@@ -3,6 +3,8 @@ sees that pair again (its ``L#`` items go on past the pair with ``#<link id>``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from linksync.reconcile.store import JobStore, pair_key, pair_sk
 from tests.unit.pair_world import World
 
@@ -14,12 +16,12 @@ def _store(world: World) -> JobStore:
 def test_streaming_after_a_pair_skips_every_item_of_it(world: World) -> None:
     store = _store(world)
     pairs = [("1", "10"), ("1", "11"), ("2", "10"), ("30", "5")]
-    store.put(
-        "job",
-        {f"{pair_sk('L', i, t)}#{link}": {} for (i, t), link in zip(pairs, (7, 8, 9, 12), strict=True)}
-        | {f"{pair_sk('L', '1', '11')}#99": {}}  # a repeat link of one pair
-        | {pair_sk("J", i, t): {} for i, t in pairs},
-    )
+    items: dict[str, dict[str, Any]] = {
+        f"{pair_sk('L', i, t)}#{link}": {} for (i, t), link in zip(pairs, (7, 8, 9, 12), strict=True)
+    }
+    items[f"{pair_sk('L', '1', '11')}#99"] = {}  # a repeat link of one pair
+    items |= {pair_sk("J", i, t): {} for i, t in pairs}
+    store.put("job", items)
     every = store.stream("job", "L", None, 10)
     assert [pair_key(sk) for sk in every] == sorted(pair_key(sk) for sk in every)
     assert len(every) == 5
