@@ -35,8 +35,6 @@ from local.template import ROOT, resources
 from local.vendors import VendorSandbox
 
 REAL_VENDOR_ENV = ("ZENDESK_BASE_URL", "JIRA_BASE_URL")
-# Where `make serve` says how to reach it while it runs: the operator's CLI reads it (`linksync --local`).
-STATE_FILE = ROOT / ".aws-sam" / "local-stack.json"
 # Function logs of `make demo` and `make serve`, one folder per run, kept after the run ends.
 LOGS_ROOT = ROOT / ".aws-sam" / "logs"
 KEEP_LOG_FOLDERS = 20

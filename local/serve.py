@@ -26,8 +26,9 @@ from types import FrameType
 
 from local import make_events
 from local.gateway import GatewayLogLine
-from local.run import STATE_FILE, LocalRun, Vendors, check_ports, new_log_dir
+from local.run import LocalRun, Vendors, check_ports, new_log_dir
 from local.stack import DrainReport, PortUnavailable
+from local.state_file import STATE_FILE
 
 # What each port is for, and the make variable that sets it.
 PORTS = {

@@ -26,10 +26,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import botocore.exceptions
 
 from linksync.config import SECRET_KEYS, SECRET_LAYOUT
+from tools import aws
 
 VISIBLE = ("zendesk_email", "jira_email")
 WHAT = {
@@ -71,37 +71,22 @@ def missing_keys(values: dict[str, Any]) -> list[str]:
     return [k for k in SECRET_KEYS if not (isinstance(values.get(k), str) and values.get(k))]
 
 
-def _aws_error(action: str, e: Exception) -> SecretError:
-    if isinstance(e, botocore.exceptions.ClientError):
-        error = e.response.get("Error", {})
-        return SecretError(f"{action}: {error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": "))
-    return SecretError(f"{action}: {e}")
+def _aws_error(action: str, e: Exception, region: str = "") -> SecretError:
+    return SecretError(aws.explain(action, e, region))
 
 
 def aws_session() -> tuple[Any, str, str]:
     """(session, account, region) for the caller's credentials and region, or a SecretError saying what is
-    missing."""
+    missing or wrong."""
     try:
-        # boto3 reads AWS_DEFAULT_REGION and the profile; AWS_REGION (the AWS CLI's and Lambda's) wins here.
-        session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-        region = session.region_name
-        credentials = session.get_credentials() if region else None
-    except botocore.exceptions.BotoCoreError as e:
-        raise _aws_error("AWS configuration", e) from None
-    if not region:
-        raise SecretError(
-            "no AWS region: set AWS_REGION to the region you deploy the stack to (e.g. AWS_REGION=eu-west-1 "
-            "make secret), or a region in your AWS profile"
-        )
-    if credentials is None:
-        raise SecretError(
-            "no AWS credentials: configure them as for the AWS CLI (aws configure, aws sso login, "
-            "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
-        )
+        session, region = aws.session()
+    except aws.AwsSetupError as e:
+        raise SecretError(f"{e} (e.g. AWS_REGION=eu-west-1 make secret)") from None
     try:
-        account = str(session.client("sts").get_caller_identity()["Account"])
+        sts = session.client("sts", config=aws.CLIENT_CONFIG)
+        account = str(sts.get_caller_identity()["Account"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
-        raise _aws_error("the AWS credentials do not work (STS GetCallerIdentity)", e) from None
+        raise _aws_error("the AWS credentials do not work (STS GetCallerIdentity)", e, region) from None
     return session, account, region
 
 
@@ -165,7 +150,7 @@ def _stored_values(stored: dict[str, dict[str, Any] | None]) -> dict[str, str]:
 
 def run(name: str, env: dict[str, str], ask: Ask | None, out: Callable[[str], None]) -> int:
     session, account, region = aws_session()
-    client = session.client("secretsmanager")
+    client = session.client("secretsmanager", config=aws.CLIENT_CONFIG)
     names = secret_names(name)
     stored = {parameter: read_secret(client, secret) for parameter, secret in names.items()}
     known = _stored_values(stored)

@@ -194,6 +194,20 @@ def test_no_credentials_is_one_line(aws: dict[str, str]) -> None:
     assert done.stderr.startswith("make secret: no AWS credentials")
 
 
+def test_a_region_that_cannot_be_reached_is_named_not_blamed_on_the_credentials(aws: dict[str, str]) -> None:
+    done = _secret_command(
+        aws,
+        "ZENDESK_EMAIL=a@b.c",
+        "AWS_REGION=mars-north-1",
+        "AWS_ACCESS_KEY_ID=testing",
+        "AWS_SECRET_ACCESS_KEY=x",
+        "AWS_ENDPOINT_URL=http://127.0.0.1:1",  # nothing listens there: no network
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "cannot reach AWS in region 'mars-north-1'" in done.stderr
+
+
 def test_a_secret_that_is_not_a_json_object_is_one_line(
     credentials: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -46,9 +46,20 @@ def test_a_running_local_stack(tmp_path: Path) -> None:
         found.output("ReconcileFunctionName")
 
 
-def test_an_unknown_region() -> None:
-    with pytest.raises(CliError, match="unknown AWS region 'mars-north-1'"):
-        deployed_target("linksync", "mars-north-1")
+def test_a_region_that_cannot_be_reached_is_named_and_aws_region_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS_REGION is read (boto3 alone reads only AWS_DEFAULT_REGION), and a region whose endpoint does not
+    answer ends in one line naming it. The endpoint is a closed port on 127.0.0.1: no network."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "mars-north-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    started = time.monotonic()
+    with pytest.raises(CliError, match="cannot reach AWS in region 'mars-north-1'"):
+        deployed_target("linksync", None)
+    assert time.monotonic() - started < 30
 
 
 def test_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from local.run import STATE_FILE
+from local.state_file import STATE_FILE
+from tools import aws
+from tools.aws import CLIENT_CONFIG
 
-# No call of the CLI may hang: short connect timeouts, few retries.
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"})
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -122,28 +121,20 @@ def local_target(state_file: Path = STATE_FILE) -> Target:
 
 def deployed_target(stack: str, region: str | None) -> Target:
     """A deployed stack by name; its outputs name the table, queues, function and state machine."""
-    session = boto3.session.Session(region_name=region)
-    region = session.region_name
-    if not region:
-        raise CliError("no AWS region: pass --region or set AWS_REGION (or a region in your AWS config)")
-    if region not in session.get_available_regions("cloudformation"):
-        raise CliError(f"unknown AWS region {region!r}")
+    try:
+        session, region = aws.session(region)
+    except aws.AwsSetupError as e:
+        raise CliError(str(e)) from None
     try:
         cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    except NoCredentialsError:
-        raise CliError(
-            "no AWS credentials: configure them (aws configure, AWS_PROFILE) and try again"
-        ) from None
-    except NoRegionError:
-        raise CliError("no AWS region: pass --region or set AWS_REGION") from None
     except ClientError as e:
         message = e.response.get("Error", {}).get("Message", str(e))
         if "does not exist" in message:
             raise CliError(f"no stack named {stack!r} in {region}") from None
-        raise CliError(f"could not read the stack {stack!r}: {message}") from None
+        raise CliError(aws.explain(f"could not read the stack {stack!r}", e, region)) from None
     except BotoCoreError as e:
-        raise CliError(f"could not reach CloudFormation in {region}: {e}") from None
+        raise CliError(aws.explain("could not reach CloudFormation", e, region)) from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
     return Target(name=stack, region=region, outputs=outputs, parameters=parameters, _session=session)
