@@ -78,3 +78,22 @@ def test_a_misconfigured_webhook_is_counted_as_such_though_it_answers_503(why: s
     assert sink.names == ["JiraWebhookMisconfigured"]
     handler(http_api_event("POST", "/webhooks/jira", b"x" * (300 * 1024), {}))  # the next one: too large
     assert sink.names[-1] == "JiraWebhookRefused"
+
+
+def test_a_200_counts_as_ignored_only_when_it_did_nothing_else() -> None:
+    """An event that changed links and also ignored something (a field over the limits, a key outside
+    the allowed projects) was accepted; a note that mentions the word is not an ignore."""
+    import json
+
+    from linksync.operations import Outcome
+    from linksync.webhook import JIRA, WebhookHandler
+
+    sink = _Sink()
+    handler = WebhookHandler(JIRA, lambda: None, metrics=sink)  # type: ignore[arg-type,return-value]
+    for outcome in (
+        Outcome(ignored="issue was deleted"),
+        Outcome(created=1, ignored="the Jira field was left as it is"),
+        Outcome(notes=["ignored 2 value(s) that are not ticket ids"]),
+    ):
+        handler._count({"statusCode": 200, "body": json.dumps(outcome.as_dict())})
+    assert sink.names == ["JiraWebhookIgnored", "JiraWebhookAccepted", "JiraWebhookAccepted"]

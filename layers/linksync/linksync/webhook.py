@@ -12,6 +12,7 @@ short Retry-After (never a 500, which Zendesk does not retry).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from . import errors
 from .apiclient import calls_end_by
 from .inbound import MAX_BODY_BYTES, Request, lower_headers, parse_json, raw_body, response
 from .observability import Metric
+from .operations import Outcome
 from .ports import MetricsSink
 from .services import Services
 from .sources import JIRA, ZENDESK, WebhookSource
@@ -144,7 +146,7 @@ class WebhookHandler:
         if self._misconfigured:
             outcome = "Misconfigured"
         elif status == 200:
-            outcome = "Ignored" if '"ignored"' in str(answer.get("body", "")) else "Accepted"
+            outcome = "Ignored" if _ignored_only(answer) else "Accepted"
         elif status in (409, 503):
             outcome = "RetryLater"
         elif status >= 500:
@@ -233,3 +235,15 @@ class WebhookHandler:
     def _warn(self, message: str, **extra: Any) -> None:
         if self._log is not None:
             self._log.warning(message, extra={"source": self.source.name, **extra})
+
+
+def _ignored_only(answer: dict[str, Any]) -> bool:
+    """A 200 that did nothing but say why it ignored the event (an event that also changed links, or only
+    noted a value it skipped, was accepted)."""
+    try:
+        body = json.loads(answer.get("body") or "{}")  # our own answer: a JSON object
+    except ValueError:
+        return False
+    if not isinstance(body, dict) or not body.get("ignored"):
+        return False
+    return not any(body.get(name) for name in Outcome.COUNTS)
