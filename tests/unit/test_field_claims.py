@@ -188,3 +188,64 @@ def test_the_finished_mark_is_not_written_over_a_newer_version(world: World) -> 
 
     assert world.record().link_id is not None and world.record().claim_expires == 0
     assert apply(world, "issue", "1", {"10": "A-1"}, 2).ignored is None
+
+
+class _UnknownKeys:
+    """A Jira whose keys this container has never looked up: every field needs a search."""
+
+    def __init__(self) -> None:
+        self.searches: list[list[str]] = []
+        self.seen: set[str] = set()
+
+    def known(self, key: str) -> bool:
+        return key in self.seen
+
+    def resolve_keys(self, keys: Any) -> None:
+        self.searches.append(list(keys))
+
+    def resolve_issue_id(self, key: str) -> Any:
+        from linksync.jira import JiraIssueRef
+
+        return JiraIssueRef(id=key.split("-")[1], key=key)
+
+
+def test_a_sync_deferred_for_the_jira_budget_comes_back_on_the_turn_it_was_given(world: World) -> None:
+    """It holds its Jira turn on the queue and uses it: coming back, it does not take (and waste) another,
+    which under a steady overload would push every turn on and let them all pass unused."""
+    from linksync.operations import SyncTicket
+
+    clock = lambda: world.clock[0]  # noqa: E731
+    jira_budget = CallBudget(
+        world.stack.physical["LinksTable"], 1, name="jira", client=world.stack.dynamodb, clock=clock
+    )
+    world.sync.jira_turns = Turns(jira_budget, clock)
+    jira = _UnknownKeys()
+    world.sync.jira = jira
+    jira_budget.take()  # someone else's search: the next turn is a minute away, less the burst
+    deferred: list[Task[Any]] = []
+    queue_defer = world.sync.handoff.queue.defer
+
+    def defer(task: Task[Any], **kw: Any) -> int:
+        deferred.append(task)
+        return queue_defer(task, **kw)
+
+    world.sync.handoff.queue.defer = defer  # type: ignore[method-assign]
+    task = Task(SyncTicket("10", "A-1", 1_000))
+
+    first = world.sync.sync_ticket(task, Deadline.unlimited())
+
+    assert first.queued == 1 and jira.searches == []
+    (held,) = deferred
+    assert held.reserved_at == pytest.approx(world.clock[0] + 50, abs=1)
+    tat = world.stack.dynamodb.get_item(
+        TableName=world.stack.physical["LinksTable"], Key={"pk": {"S": "BUDGET#jira"}, "sk": {"S": "GCRA"}}
+    )["Item"]["tat"]["N"]
+    world.later(50)
+
+    again = world.sync.sync_ticket(held, Deadline.unlimited())
+
+    assert again.created == 1 and jira.searches == [["A-1"]]
+    after = world.stack.dynamodb.get_item(
+        TableName=world.stack.physical["LinksTable"], Key={"pk": {"S": "BUDGET#jira"}, "sk": {"S": "GCRA"}}
+    )["Item"]["tat"]["N"]
+    assert after == tat  # no second turn taken

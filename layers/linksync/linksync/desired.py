@@ -21,7 +21,7 @@ from .claims import FieldClaims
 from .entities import Entities, Entity
 from .events import JiraEvent, ZendeskEvent
 from .fields import MAX_TEXT, parse_issue_keys, parse_ticket_ids
-from .handoff import PROMPT_SECONDS, DeferReason, Handoff, Turns
+from .handoff import DeferReason, Handoff, Turns
 from .ledger import Ledger
 from .operations import (
     DeleteLink,
@@ -47,10 +47,11 @@ READ_LEAD_MS = 1000
 class _Later(Exception):  # noqa: N818 - a signal, not an error
     """The work must wait on the queue: the invocation's deadline, or a call budget."""
 
-    def __init__(self, why: DeferReason, delay: float) -> None:
+    def __init__(self, why: DeferReason, delay: float, task: Task[SyncTicket] | None = None) -> None:
         super().__init__(why)
         self.why: DeferReason = why
         self.delay = delay
+        self.task = task  # the task to queue, when it holds a turn of the Jira budget
 
 
 class LinkSync:
@@ -79,7 +80,7 @@ class LinkSync:
         self.zendesk_issue_field = str(zendesk_issue_field)
         self.timeouts = timeouts
         self.turns = Turns(budget, clock)
-        self.jira_budget = jira_budget
+        self.jira_turns = Turns(jira_budget, clock)
         self.projects = projects
         self.clock = clock
         self.claims = FieldClaims(
@@ -183,11 +184,11 @@ class LinkSync:
         assert op.version is not None  # nosec B101  # only tasks that know their value come here
         outcome = Outcome()
         try:
-            wanted = self._wanted(op.value, outcome, deadline)
+            wanted = self._wanted(op.value, outcome, deadline, task)
         except errors.ApiError as e:
             return outcome.merge(self.handoff.failed(task, e))
         except _Later as later:
-            return outcome.merge(self.handoff.defer(task, later.why, delay=later.delay))
+            return outcome.merge(self.handoff.defer(later.task or task, later.why, delay=later.delay))
         if wanted is None:
             return outcome
         read = partial(self.sync_ticket, Task(SyncTicket(op.ticket_id)), deadline) if may_read else None
@@ -203,7 +204,9 @@ class LinkSync:
         )
         return outcome.merge(applied)
 
-    def _wanted(self, value: Any, outcome: Outcome, deadline: Deadline) -> dict[str, str] | None:
+    def _wanted(
+        self, value: Any, outcome: Outcome, deadline: Deadline, task: Task[SyncTicket]
+    ) -> dict[str, str] | None:
         """The issues a Zendesk field's value names (issue id -> key); None when the value is refused (over
         the limits), with why in ``outcome``."""
         parsed = parse_issue_keys(value)
@@ -216,7 +219,7 @@ class LinkSync:
             )
             outcome.notes.append(f"ignored {len(parsed.rejected)} value(s) that are not Jira keys")
         keys = [key for key in parsed.values if self._allowed(key, outcome)]
-        self._resolve(keys, deadline)
+        self._resolve(keys, deadline, task)
         wanted: dict[str, str] = {}
         for key in keys:
             try:
@@ -228,16 +231,18 @@ class LinkSync:
             wanted[ref.id] = ref.key
         return wanted
 
-    def _resolve(self, keys: list[str], deadline: Deadline) -> None:
+    def _resolve(self, keys: list[str], deadline: Deadline, task: Task[SyncTicket]) -> None:
         """Look up the keys this container does not know, a search per 50, each within the Jira budget and
-        the deadline; what does not fit raises _Later (the ticket's sync waits on the queue)."""
+        the deadline; what does not fit raises _Later (the ticket's sync waits on the queue, holding the
+        Jira turn it was given, which its first search uses when it comes back)."""
         unknown = [key for key in keys if not self.jira.known(key)]
-        for start in range(0, len(unknown), KEYS_PER_SEARCH):
+        for n, start in enumerate(range(0, len(unknown), KEYS_PER_SEARCH)):
             if not deadline.has_time():
                 raise _Later("deadline", 0)
-            wait = self.jira_budget.take() if self.jira_budget is not None else 0.0
-            if wait > PROMPT_SECONDS:
-                raise _Later("budget", wait)
+            turn = task if n == 0 else Task(task.op, task.attempts)  # a held turn pays for one search
+            wait = self.jira_turns.wait(turn)
+            if wait:
+                raise _Later("budget", wait, self.jira_turns.hold(turn, wait))
             self.jira.resolve_keys(unknown[start : start + KEYS_PER_SEARCH])
 
     def _allowed(self, issue_key: str, outcome: Outcome | None = None) -> bool:
