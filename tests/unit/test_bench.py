@@ -201,6 +201,9 @@ def test_calls_beyond_the_floor_are_split_by_kind() -> None:
     assert found["excess_per_change"] == 0.75
     assert found["by_kind_per_change"] == {"create link": 1.2, "delete link": 0.4, "read ticket": 0.4}
     assert (found["writes_per_change"], found["other_per_change"]) == (1.6, 0.4)
+    # a run whose events changed no link (all of them refused, say) has calls but nothing to divide by
+    none = figures.beyond_floor(kinds, changes=0, rate=0.2)
+    assert (none["calls"], none["per_change"], none["by_kind_per_change"]) == (20, None, {})
 
 
 def test_percentiles_take_the_nearest_rank() -> None:

@@ -88,14 +88,15 @@ def beyond_floor(call_kinds: Mapping[str, Sequence[int]], changes: int, rate: fl
     made = {k: int(v[0]) for k, v in call_kinds.items()}
     total = sum(made.values())
     floor = fault_floor(rate)
-    per_change = {k: round(n / changes, 3) for k, n in sorted(made.items(), key=lambda kv: -kv[1])}
+    ranked = sorted(made.items(), key=lambda kv: -kv[1])
+    per_change = {k: round(n / changes, 3) for k, n in ranked} if changes else {}
     writes = made.get("create link", 0) + made.get("delete link", 0)
     return {
         "calls": total,
         "per_change": round(total / changes, 3) if changes else None,
         "floor": round(floor, 3),
         "excess_per_change": round(total / changes - floor, 3) if changes else None,
-        "by_kind_per_change": per_change if changes else {},
+        "by_kind_per_change": per_change,
         # creates and deletes beyond one per change, at the floor's price, and everything else
         "writes_per_change": round(writes / changes, 3) if changes else None,
         "other_per_change": round((total - writes) / changes, 3) if changes else None,
